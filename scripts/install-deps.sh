@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages sluice needs to build, test and benchmark.
+# Idempotent and quiet when everything is already present: it only runs
+# apt-get (update first) when dpkg reports a package missing.
+set -euo pipefail
+
+packages=(
+	build-essential
+	clang-format
+	libcriterion-dev
+	libisal-dev
+	liburing-dev
+	meson
+	ninja-build
+	pkg-config
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "sluice: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
