@@ -901,40 +901,46 @@ static void log_work(struct sl_log *log)
 	}
 }
 
+static void put_event(struct sl_log *log, const struct pend *p, uint32_t kind, int err,
+		      struct sl_log_event *ev)
+{
+	*ev = (struct sl_log_event){log, log->user, p->cookie, p->first_seq, p->count, kind, err};
+}
+
+/* Reports events in append order; batches that asked for no event pass
+ * without taking room in ev. */
 static int emit(struct sl_log *log, struct sl_log_event *ev, unsigned max)
 {
 	unsigned n = 0;
 
-	while (log->ev_w < log->wm_w && n < max) {
+	for (; log->ev_w < log->wm_w; log->ev_w++) {
 		const struct pend *p = &log->pend[log->ev_w % log->pend_cap];
 
-		if (p->notify & SL_NOTIFY_WRITTEN)
-			ev[n++] = (struct sl_log_event){log, log->user, p->cookie, p->first_seq,
-							p->count, SL_EV_WRITTEN, 0};
-		log->ev_w++;
+		if (p->notify & SL_NOTIFY_WRITTEN) {
+			if (n == max)
+				return (int)n;
+			put_event(log, p, SL_EV_WRITTEN, 0, &ev[n++]);
+		}
 	}
-	while (log->ev_d < log->ev_w && n < max) {
+	for (; log->ev_d < log->wm_d; log->ev_d++) {
 		const struct pend *p = &log->pend[log->ev_d % log->pend_cap];
 
-		if (log->ev_d >= log->wm_d)
-			break;
-		if (p->notify & SL_NOTIFY_DURABLE)
-			ev[n++] = (struct sl_log_event){log, log->user, p->cookie, p->first_seq,
-							p->count, SL_EV_DURABLE, 0};
-		log->ev_d++;
+		if (p->notify & SL_NOTIFY_DURABLE) {
+			if (n == max)
+				return (int)n;
+			put_event(log, p, SL_EV_DURABLE, 0, &ev[n++]);
+		}
 	}
 	/* A failed log reports every batch that will never be durable. */
-	while (log->err && log->ev_d < log->pend_tail && n < max) {
+	for (; log->err && log->ev_d < log->pend_tail; log->ev_d++) {
 		const struct pend *p = &log->pend[log->ev_d % log->pend_cap];
 
-		if (log->ev_d < log->wm_d)
-			ev[n++] = (struct sl_log_event){log, log->user, p->cookie, p->first_seq,
-							p->count, SL_EV_DURABLE, 0};
-		else
-			ev[n++] = (struct sl_log_event){log, log->user, p->cookie, p->first_seq,
-							p->count, SL_EV_FAILED, log->err};
-		log->ev_d++;
-		log->ev_w = SL_MAX(log->ev_w, log->ev_d);
+		if (p->notify) {
+			if (n == max)
+				return (int)n;
+			put_event(log, p, SL_EV_FAILED, log->err, &ev[n++]);
+		}
+		log->ev_w = SL_MAX(log->ev_w, log->ev_d + 1);
 	}
 	return (int)n;
 }
@@ -968,14 +974,16 @@ int sl_store_poll(struct sl_store *st, struct sl_log_event *ev, unsigned max)
 
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < st->nopen && (unsigned)n < max; i++)
+	for (unsigned i = 0; i < st->nopen; i++)
 		n += emit(st->open[i], ev + n, max - (unsigned)n);
 	return n;
 }
 
 static bool log_settled(const struct sl_log *log)
 {
-	return log->err || (log->durable >= log->tail && log->wm_d == log->pend_tail);
+	/* Durable, and a segment left by a roll sealed too, so that what
+	 * follows a sync (retention, a reader) sees a settled directory. */
+	return log->err || (log->durable >= log->tail && log->wm_d == log->pend_tail && !log->prev);
 }
 
 int sl_log_sync(struct sl_log *log)

@@ -8,11 +8,13 @@
  * sl_log_append(), sl_store_poll() and the open/close/retention calls. Readers
  * (sl_reader_*) may run on any other threads at the same time.
  *
- * Blocking: sl_log_append() and sl_store_poll() never wait for I/O; a poll
- * does the cold work of sealing a finished segment (one 4 KiB header write,
- * one fdatasync, closing files) and creating the next one (open, fallocate,
- * directory fsync) inline, once per segment. sl_log_open(), sl_log_close(),
- * sl_log_sync(), sl_log_retain() and every reader call block.
+ * Blocking: sl_log_append() and sl_store_poll() never wait for I/O, except
+ * for cold work done inline once per segment: the append that rolls to a
+ * new segment creates it (open, fallocate, header write, fdatasync,
+ * directory fsync), and the poll that finds the previous one fully durable
+ * seals it (index tail, header rewrite, fdatasync, close). sl_log_open(),
+ * sl_log_close(), sl_log_sync(), sl_log_retain() and every reader call
+ * block.
  *
  * Acks: an append returns the sequence numbers it assigned; sl_store_poll()
  * later reports, per batch, when the batch is written (its write completed:
@@ -155,8 +157,9 @@ struct sl_log_event {
  */
 int sl_store_poll(struct sl_store *st, struct sl_log_event *ev, unsigned max);
 
-/* Blocks until every batch appended to log so far is durable (or the log
- * failed). Events stay queued for sl_store_poll(). */
+/* Blocks until every batch appended to log so far is durable and a segment
+ * closed by a roll is sealed (or the log failed). Events stay queued for
+ * sl_store_poll(). */
 int sl_log_sync(struct sl_log *log);
 
 /* Published watermarks (any thread): every record below is written/durable. */

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tests for retention in storage/log.c: by size and by age, whole segments,
+ * oldest first, never the active one; the trim horizon and readers follow. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "t_util.h"
+
+static char *dir;
+static struct sl_store *st;
+static struct sl_log *lg;
+
+static void setup(void)
+{
+	struct sl_store_config cfg;
+
+	dir = t_tmpdir("retention");
+	t_small_config(&cfg);
+	cr_assert_eq(sl_store_create(&cfg, &st), 0);
+	cr_assert_eq(sl_log_open(st, dir, 3, NULL, NULL, &lg), 0);
+}
+
+static void teardown(void)
+{
+	sl_store_free(st);
+	t_rm_rf(dir);
+	free(dir);
+}
+
+TestSuite(retention, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(retention, by_size_deletes_oldest_sealed_segments_only)
+{
+	uint64_t bases[64], after[64];
+	uint64_t first = t_fill(st, lg, 0, 5000, 10, 1000, 1);
+	int n, m;
+
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	n = t_list_segments(dir, bases, 64);
+	cr_assert_geq(n, 5);
+	cr_assert_eq(sl_log_trim_horizon(lg), first);
+	/* A limit below one segment deletes every sealed segment but keeps
+	 * the active one. */
+	cr_assert_eq(sl_log_retain(lg, sl_wall_ns(), 0, 1), n - 1);
+	m = t_list_segments(dir, after, 64);
+	cr_assert_eq(m, 1);
+	cr_assert_eq(after[0], bases[n - 1]);
+	cr_assert_eq(sl_log_trim_horizon(lg), bases[n - 1]);
+	cr_assert_leq(sl_log_disk_bytes(lg), 1u << 20);
+}
+
+Test(retention, by_size_keeps_the_newest_data_within_the_limit)
+{
+	struct sl_record_out out[1];
+	struct sl_reader *r;
+	uint64_t bases[64];
+	uint64_t limit = 3u << 20;
+	int n;
+
+	t_fill(st, lg, 0, 6000, 10, 1000, 2);
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	cr_assert_gt(sl_log_disk_bytes(lg), limit);
+	cr_assert_gt(sl_log_retain(lg, sl_wall_ns(), 0, limit), 0);
+	cr_assert_leq(sl_log_disk_bytes(lg), limit);
+	n = t_list_segments(dir, bases, 64);
+	cr_assert_eq(sl_log_trim_horizon(lg), bases[0]);
+	/* A reader from the trim horizon starts at the first retained record. */
+	cr_assert_eq(sl_reader_open(lg, 0, &r), 0);
+	cr_assert_eq(sl_reader_seek_trim_horizon(r), 0);
+	cr_assert_eq(sl_reader_read(r, out, 1, SIZE_MAX), 1);
+	cr_assert_eq(out[0].seq, bases[0]);
+	/* Nothing more to delete at the same limit. */
+	cr_assert_eq(sl_log_retain(lg, sl_wall_ns(), 0, limit), 0);
+	cr_assert_eq(t_list_segments(dir, bases, 64), n);
+	sl_reader_free(r);
+}
+
+Test(retention, by_age_deletes_segments_whose_newest_record_expired)
+{
+	struct sl_record_in rec;
+	char key[32];
+	static uint8_t data[1000];
+	uint64_t seq, bases[64];
+	int64_t t0 = 1000000000000000000ll; /* arrival times under test control */
+	int n, i = 0;
+
+	/* Old records (t0 .. t0+3s), then new ones an hour later. */
+	for (; i < 3000; i++) {
+		int r;
+
+		t_record(&rec, key, data, (uint32_t)i, 1000, 3);
+		rec.arrival_ns = t0 + (int64_t)i * 1000000;
+		while ((r = sl_log_append(lg, &rec, 1, 0, 0, &seq)) == -EAGAIN)
+			sl_store_poll(st, NULL, 0);
+		cr_assert_eq(r, 0);
+	}
+	for (; i < 4500; i++) {
+		int r;
+
+		t_record(&rec, key, data, (uint32_t)i, 1000, 3);
+		rec.arrival_ns = t0 + 3600ll * 1000000000;
+		while ((r = sl_log_append(lg, &rec, 1, 0, 0, &seq)) == -EAGAIN)
+			sl_store_poll(st, NULL, 0);
+		cr_assert_eq(r, 0);
+	}
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	n = t_list_segments(dir, bases, 64);
+	/* Retention of 10 minutes, "now" just after the new records: every
+	 * segment holding only old records goes, the rest stay. */
+	int removed = sl_log_retain(lg, t0 + 3601ll * 1000000000, 600ll * 1000000000, 0);
+	cr_assert_geq(removed, 2);
+	cr_assert_lt(removed, n);
+	struct sl_reader *r;
+	struct sl_record_out out[1];
+	cr_assert_eq(sl_reader_open(lg, 0, &r), 0);
+	cr_assert_eq(sl_reader_read(r, out, 1, SIZE_MAX), 1);
+	/* The first record left is in the segment that held the switch to new
+	 * records: anything older than it was in a fully expired segment. */
+	cr_assert_geq(out[0].seq, bases[removed]);
+	sl_reader_free(r);
+	/* A zero age limit never deletes by age. */
+	cr_assert_eq(sl_log_retain(lg, INT64_MAX, 0, 0), 0);
+}
+
+Test(retention, reader_on_a_deleted_segment_moves_to_the_trim_horizon)
+{
+	struct sl_record_out out[4];
+	struct sl_reader *r;
+	uint64_t first = t_fill(st, lg, 0, 5000, 10, 1000, 4);
+
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	cr_assert_eq(sl_reader_open(lg, 0, &r), 0);
+	cr_assert_eq(sl_reader_seek_at_seq(r, first + 10), 0);
+	cr_assert_gt(sl_log_retain(lg, sl_wall_ns(), 0, 2u << 20), 0);
+	/* The reader's position expired: it continues from the trim horizon. */
+	cr_assert_eq(sl_reader_read(r, out, 1, SIZE_MAX), 1);
+	cr_assert_eq(out[0].seq, sl_log_trim_horizon(lg));
+	sl_reader_free(r);
+}
+
+Test(retention, survives_reopen)
+{
+	struct sl_log_report rep;
+	uint64_t bases[64];
+	int n;
+
+	t_fill(st, lg, 0, 5000, 10, 1000, 5);
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	cr_assert_gt(sl_log_retain(lg, sl_wall_ns(), 0, 2u << 20), 0);
+	uint64_t th = sl_log_trim_horizon(lg);
+	n = t_list_segments(dir, bases, 64);
+	cr_assert_eq(sl_log_close(lg), 0);
+	cr_assert_eq(sl_log_open(st, dir, 3, NULL, &rep, &lg), 0);
+	cr_assert_eq(rep.first_seq, th);
+	cr_assert_eq(rep.segments, (uint32_t)n);
+}
