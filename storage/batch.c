@@ -60,7 +60,7 @@ int sl_batch_body_check(const void *batch, uint32_t length)
 }
 
 void sl_batch_record_at(const uint8_t *batch, uint32_t *off, struct sl_record_hdr *ret_hdr,
-			const uint8_t **ret_key, const uint8_t **ret_data)
+                        const uint8_t **ret_key, const uint8_t **ret_data)
 {
 	memcpy(ret_hdr, batch + *off, sizeof(*ret_hdr));
 	*ret_key = batch + *off + SL_RECORD_HDR_BYTES;

@@ -66,11 +66,11 @@ struct wseg {
 	bool idx_busy, tix_busy;
 	uint64_t last_index_pos; /* position of the batch of the last entry */
 
-	uint64_t synced;        /* positions below are durable */
+	uint64_t synced; /* positions below are durable */
 	bool sync_busy;
-	unsigned inflight;      /* ops referencing this wseg */
+	unsigned inflight; /* ops referencing this wseg */
 
-	uint64_t next_seq;      /* one past the last record appended */
+	uint64_t next_seq; /* one past the last record appended */
 	int64_t first_ts, last_ts;
 	bool has_batch;
 
@@ -166,7 +166,7 @@ int sl_batch_hdr_check(const struct sl_batch_hdr *h, uint64_t room);
 int sl_batch_body_check(const void *batch, uint32_t length);
 /* Iterates the records of a checked batch: *off starts at SL_BATCH_HDR_BYTES. */
 void sl_batch_record_at(const uint8_t *batch, uint32_t *off, struct sl_record_hdr *ret_hdr,
-			const uint8_t **ret_key, const uint8_t **ret_data);
+                        const uint8_t **ret_key, const uint8_t **ret_data);
 uint32_t sl_idx_entry_crc(const struct sl_idx_entry *e);
 uint32_t sl_tix_entry_crc(const struct sl_tix_entry *e);
 
@@ -182,8 +182,8 @@ int sl_seg_hdr_read(int fd, struct sl_seg_hdr *ret);
 int sl_seg_hdr_write(int fd, const struct sl_seg_hdr *h);
 /* Creates <base>.log (preallocated, header written), empty .idx/.tix, and
  * fsyncs the directory. Returns the open O_DIRECT (if possible) fd. */
-int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id,
-		  int *ret_fd, int *ret_idx_fd, int *ret_tix_fd);
+int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id, int *ret_fd,
+                  int *ret_idx_fd, int *ret_tix_fd);
 /* Unlinks the three files of a segment. */
 int sl_seg_remove(int dirfd, uint64_t base_seq);
 /* Reads exactly len bytes at off (short reads at EOF give -ENODATA). */
@@ -195,7 +195,7 @@ int sl_pread_full(int fd, void *buf, size_t len, uint64_t off);
  * header, or -ENOENT.
  */
 int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t *ret_off,
-		  struct sl_batch_hdr *ret_hdr);
+                  struct sl_batch_hdr *ret_hdr);
 
 /*
  * Reads the batch at off into *buf (grown as needed, up to room bytes) and
@@ -204,7 +204,7 @@ int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64
  * -errno.
  */
 int sl_seg_read_batch(int fd, uint64_t off, uint64_t room, uint64_t expect, uint8_t **buf,
-		      size_t *buf_cap, struct sl_batch_hdr *ret_hdr);
+                      size_t *buf_cap, struct sl_batch_hdr *ret_hdr);
 
 /* ---- log.c, for recovery.c ---- */
 

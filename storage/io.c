@@ -102,7 +102,7 @@ void sl_io_free(struct sl_io *io)
 }
 
 int sl_io_create(enum sl_io_backend want, unsigned depth, unsigned nr_file_slots,
-		 unsigned nr_buf_slots, int *ret_uring_err, struct sl_io **ret)
+                 unsigned nr_buf_slots, int *ret_uring_err, struct sl_io **ret)
 {
 	struct sl_io *io;
 	int uring_err = -EOPNOTSUPP;
@@ -193,7 +193,7 @@ unsigned sl_io_inflight(const struct sl_io *io)
 }
 
 static int sync_prep(struct sl_io *io, enum op_kind kind, int fd, const void *buf, size_t len,
-		     off_t off, bool link, uint64_t user_data)
+                     off_t off, bool link, uint64_t user_data)
 {
 	struct sync_op *op;
 
@@ -216,7 +216,7 @@ static struct io_uring_sqe *uring_sqe(struct sl_io *io)
 #endif
 
 int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *buf, size_t len,
-		     off_t off, int buf_slot, bool link, uint64_t user_data)
+                     off_t off, int buf_slot, bool link, uint64_t user_data)
 {
 #ifdef SL_HAVE_LIBURING
 	if (io->backend == SL_IO_URING) {
@@ -226,7 +226,8 @@ int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *b
 		if (!sqe)
 			return -EBUSY;
 		if (buf_slot >= 0 && io->buffers_registered)
-			io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, (__u64)off, buf_slot);
+			io_uring_prep_write_fixed(sqe, fd, buf, (unsigned)len, (__u64)off,
+			                          buf_slot);
 		else
 			io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off);
 		if (f->slot >= 0)
@@ -244,7 +245,7 @@ int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *b
 }
 
 int sl_io_prep_write_plain(struct sl_io *io, int fd, const void *buf, size_t len, off_t off,
-			   uint64_t user_data)
+                           uint64_t user_data)
 {
 	struct sl_io_file f = {.fd = fd, .slot = -1};
 
@@ -280,7 +281,7 @@ static int32_t sync_exec(const struct sync_op *op)
 
 	while (done < op->len) {
 		ssize_t n = pwrite(op->fd, (const char *)op->buf + done, op->len - done,
-				   op->off + (off_t)done);
+		                   op->off + (off_t)done);
 
 		if (n < 0) {
 			if (errno == EINTR)

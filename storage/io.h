@@ -51,7 +51,7 @@ struct sl_io_file {
  * to sync (0 otherwise).
  */
 int sl_io_create(enum sl_io_backend want, unsigned depth, unsigned nr_file_slots,
-		 unsigned nr_buf_slots, int *ret_uring_err, struct sl_io **ret);
+                 unsigned nr_buf_slots, int *ret_uring_err, struct sl_io **ret);
 void sl_io_free(struct sl_io *io);
 
 enum sl_io_backend sl_io_backend(const struct sl_io *io);
@@ -72,11 +72,11 @@ bool sl_io_has_room(const struct sl_io *io, unsigned n);
  * buffer that holds buf, or -1. With link, the next prepared operation
  * starts only after this one succeeded. */
 int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *buf, size_t len,
-		     off_t off, int buf_slot, bool link, uint64_t user_data);
+                     off_t off, int buf_slot, bool link, uint64_t user_data);
 
 /* Prepares a buffered (unregistered) write, for index files. */
 int sl_io_prep_write_plain(struct sl_io *io, int fd, const void *buf, size_t len, off_t off,
-			   uint64_t user_data);
+                           uint64_t user_data);
 
 int sl_io_prep_fdatasync(struct sl_io *io, const struct sl_io_file *f, uint64_t user_data);
 

@@ -55,34 +55,37 @@ int sl_store_config_validate(const struct sl_store_config *c)
 {
 	uint64_t max_batch;
 
-#define SL_X_CHECK(name, type, def, min, max, doc)                                                  \
-	if ((uint64_t)c->name < (uint64_t)(min) || (uint64_t)c->name > (uint64_t)(max))             \
-		return sl_err_set(-EINVAL, #name "=%llu is outside [%llu, %llu]",                   \
-				  (unsigned long long)c->name, (unsigned long long)(min),           \
-				  (unsigned long long)(max));
+#define SL_X_CHECK(name, type, def, min, max, doc)                                                 \
+	if ((uint64_t)c->name < (uint64_t)(min) || (uint64_t)c->name > (uint64_t)(max))            \
+		return sl_err_set(-EINVAL, #name "=%llu is outside [%llu, %llu]",                  \
+		                  (unsigned long long)c->name, (unsigned long long)(min),          \
+		                  (unsigned long long)(max));
 	SL_STORE_CONFIG(SL_X_CHECK)
 #undef SL_X_CHECK
 	if (!is_pow2(c->buffer_bytes))
-		return sl_err_set(-EINVAL, "buffer_bytes=%u is not a power of two", c->buffer_bytes);
+		return sl_err_set(-EINVAL, "buffer_bytes=%u is not a power of two",
+		                  c->buffer_bytes);
 	if (c->segment_bytes % SL_BLOCK || c->write_chunk_bytes % SL_BLOCK)
-		return sl_err_set(-EINVAL, "segment_bytes and write_chunk_bytes must be multiples "
-					   "of %u",
-				  SL_BLOCK);
+		return sl_err_set(-EINVAL,
+		                  "segment_bytes and write_chunk_bytes must be multiples "
+		                  "of %u",
+		                  SL_BLOCK);
 	/* One record of the largest size, with the largest key, must fit half
 	 * the ring (the other half drains) and one segment. */
-	max_batch = SL_BATCH_HDR_BYTES + sl_record_disk_bytes(SL_MAX_KEY_BYTES, c->max_record_bytes);
+	max_batch =
+	        SL_BATCH_HDR_BYTES + sl_record_disk_bytes(SL_MAX_KEY_BYTES, c->max_record_bytes);
 	if (max_batch > c->buffer_bytes / 2)
 		return sl_err_set(-EINVAL,
-				  "buffer_bytes=%u cannot hold a batch of one max_record_bytes=%u "
-				  "record (needs at least %llu)",
-				  c->buffer_bytes, c->max_record_bytes,
-				  (unsigned long long)(max_batch * 2));
+		                  "buffer_bytes=%u cannot hold a batch of one max_record_bytes=%u "
+		                  "record (needs at least %llu)",
+		                  c->buffer_bytes, c->max_record_bytes,
+		                  (unsigned long long)(max_batch * 2));
 	if (c->buffer_bytes > c->segment_bytes - SL_SEG_HDR_BYTES)
 		return sl_err_set(-EINVAL, "segment_bytes=%llu must exceed buffer_bytes=%u",
-				  (unsigned long long)c->segment_bytes, c->buffer_bytes);
+		                  (unsigned long long)c->segment_bytes, c->buffer_bytes);
 	if (c->io_depth < c->write_depth + 4)
 		return sl_err_set(-EINVAL, "io_depth=%u must exceed write_depth=%u by 4",
-				  c->io_depth, c->write_depth);
+		                  c->io_depth, c->write_depth);
 	return 0;
 }
 
@@ -113,10 +116,11 @@ int sl_store_create(const struct sl_store_config *c, struct sl_store **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = sl_io_create(st->cfg.backend, c->io_depth, c->max_logs * 2, c->max_logs,
-			 &st->uring_err, &st->io);
+	r = sl_io_create(st->cfg.backend, c->io_depth, c->max_logs * 2, c->max_logs, &st->uring_err,
+	                 &st->io);
 	if (r < 0) {
-		sl_err_set(r, "cannot set up the %s I/O backend", sl_io_backend_name(st->cfg.backend));
+		sl_err_set(r, "cannot set up the %s I/O backend",
+		           sl_io_backend_name(st->cfg.backend));
 		goto fail;
 	}
 	*ret = st;
@@ -215,7 +219,8 @@ static int wseg_start(struct sl_log *log, uint64_t base_seq)
 	if (!s)
 		return -ENOMEM;
 	s->file.fd = s->idx_fd = s->tix_fd = -1;
-	s->idx_cap = (uint32_t)((c->segment_bytes - SL_SEG_HDR_BYTES) / c->index_interval_bytes + 2);
+	s->idx_cap =
+	        (uint32_t)((c->segment_bytes - SL_SEG_HDR_BYTES) / c->index_interval_bytes + 2);
 	s->idx = calloc(s->idx_cap, sizeof(*s->idx));
 	s->tix = calloc(s->idx_cap, sizeof(*s->tix));
 	s->idx_end = calloc(s->idx_cap, sizeof(*s->idx_end));
@@ -226,7 +231,7 @@ static int wseg_start(struct sl_log *log, uint64_t base_seq)
 	r = sl_seg_create(log->dirfd, base_seq, c->segment_bytes, log->shard_id, &fd, &ifd, &tfd);
 	if (r < 0) {
 		sl_err_set(r, "cannot create segment %llu in %s", (unsigned long long)base_seq,
-			   log->dir);
+		           log->dir);
 		goto fail;
 	}
 	s->idx_fd = ifd;
@@ -245,10 +250,10 @@ static int wseg_start(struct sl_log *log, uint64_t base_seq)
 	s->tix_op = (struct io_op){.kind = OP_TIX, .log = log, .seg = s};
 
 	d = (struct segdesc){.base_seq = base_seq,
-			     .first_ts = INT64_MIN,
-			     .last_ts = INT64_MIN,
-			     .file_bytes = c->segment_bytes,
-			     .active = true};
+	                     .first_ts = INT64_MIN,
+	                     .last_ts = INT64_MIN,
+	                     .file_bytes = c->segment_bytes,
+	                     .active = true};
 	r = sl_log_segs_push(log, &d);
 	if (r < 0) {
 		close(fd);
@@ -317,9 +322,9 @@ static int seal(struct sl_log *log, struct wseg *s)
 		size_t k = s->idx_n - s->idx_sub;
 
 		if (pwrite(s->idx_fd, s->idx + s->idx_sub, k * sizeof(*s->idx),
-			   (off_t)s->idx_sub * (off_t)sizeof(*s->idx)) < 0 ||
+		           (off_t)s->idx_sub * (off_t)sizeof(*s->idx)) < 0 ||
 		    pwrite(s->tix_fd, s->tix + s->idx_sub, k * sizeof(*s->tix),
-			   (off_t)s->idx_sub * (off_t)sizeof(*s->tix)) < 0)
+		           (off_t)s->idx_sub * (off_t)sizeof(*s->tix)) < 0)
 			log->stats.index_write_errors++;
 		s->idx_sub = s->idx_n;
 	}
@@ -432,7 +437,7 @@ static void drop_empty_segments(struct sl_log *log, struct sl_log_report *rep)
 }
 
 int sl_log_open(struct sl_store *st, const char *dir, uint32_t shard_id, void *user,
-		struct sl_log_report *ret_report, struct sl_log **ret)
+                struct sl_log_report *ret_report, struct sl_log **ret)
 {
 	const struct sl_store_config *c = &st->cfg;
 	struct sl_log_report rep;
@@ -539,7 +544,7 @@ static uint64_t ring_free(const struct sl_log *log)
 }
 
 static void add_index_entry(struct sl_log *log, struct wseg *s, uint64_t pos, uint64_t end,
-			    uint64_t seq, int64_t ts, uint32_t crc)
+                            uint64_t seq, int64_t ts, uint32_t crc)
 {
 	struct sl_idx_entry *e;
 	struct sl_tix_entry *t;
@@ -568,8 +573,8 @@ static void add_index_entry(struct sl_log *log, struct wseg *s, uint64_t pos, ui
  * Encoding cost is a memcpy of each record plus one CRC32C pass over the
  * batch (perf/perf_append: ~60 ns per 100 B record at 64 records per batch).
  */
-int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned n,
-		  uint64_t cookie, unsigned notify, uint64_t *ret_first_seq)
+int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned n, uint64_t cookie,
+                  unsigned notify, uint64_t *ret_first_seq)
 {
 	const struct sl_store_config *c = &log->st->cfg;
 	static const uint8_t zeros[8];
@@ -620,20 +625,20 @@ int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned 
 	seq = log->next_seq;
 	ts = SL_MAX(recs[0].arrival_ns, log->last_ts);
 	h = (struct sl_batch_hdr){
-		.magic = SL_BATCH_MAGIC,
-		.length = (uint32_t)len,
-		.version = SL_FORMAT_VERSION,
-		.base_seq = seq,
-		.count = n,
-		.first_ts_ns = ts,
+	        .magic = SL_BATCH_MAGIC,
+	        .length = (uint32_t)len,
+	        .version = SL_FORMAT_VERSION,
+	        .base_seq = seq,
+	        .count = n,
+	        .first_ts_ns = ts,
 	};
 	uint64_t p = pos + SL_BATCH_HDR_BYTES;
 	for (unsigned i = 0; i < n; i++) {
 		const struct sl_record_in *in = &recs[i];
 		struct sl_record_hdr rh = {
-			.data_len = in->data_len,
-			.key_len = in->key_len,
-			.arrival_ns = ts = SL_MAX(in->arrival_ns, ts),
+		        .data_len = in->data_len,
+		        .key_len = in->key_len,
+		        .arrival_ns = ts = SL_MAX(in->arrival_ns, ts),
 		};
 		uint32_t raw = SL_RECORD_HDR_BYTES + in->key_len + in->data_len;
 		uint32_t sz = sl_record_disk_bytes(in->key_len, in->data_len);
@@ -668,11 +673,11 @@ int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned 
 	log->next_seq = seq + n;
 	log->tail = pos + len;
 	log->pend[log->pend_tail % log->pend_cap] = (struct pend){
-		.cookie = cookie,
-		.first_seq = seq,
-		.end_pos = log->tail,
-		.count = n,
-		.notify = (uint8_t)notify,
+	        .cookie = cookie,
+	        .first_seq = seq,
+	        .end_pos = log->tail,
+	        .count = n,
+	        .notify = (uint8_t)notify,
 	};
 	log->pend_tail++;
 	log->stats.appended_batches++;
@@ -751,9 +756,9 @@ static void flush_writes(struct sl_log *log)
 		*w = (struct wslot){.start = log->sub, .end = end};
 		w->op = (struct io_op){.kind = OP_WRITE, .log = log, .seg = s, .arg = end};
 		if (sl_io_prep_write(io, &s->file, log->ring + ridx,
-				     sl_align_up(end, SL_BLOCK) - start,
-				     (off_t)(SL_SEG_HDR_BYTES + (start - s->pos_base)), log->buf_slot,
-				     link, (uint64_t)(uintptr_t)&w->op) < 0)
+		                     sl_align_up(end, SL_BLOCK) - start,
+		                     (off_t)(SL_SEG_HDR_BYTES + (start - s->pos_base)),
+		                     log->buf_slot, link, (uint64_t)(uintptr_t)&w->op) < 0)
 			return;
 		log->wq_n++;
 		s->inflight++;
@@ -780,16 +785,16 @@ static void flush_index(struct sl_log *log, struct wseg *s)
 	s->idx_op.arg = k;
 	s->tix_op.arg = k;
 	if (sl_io_prep_write_plain(io, s->idx_fd, s->idx + s->idx_sub,
-				   (k - s->idx_sub) * sizeof(*s->idx),
-				   (off_t)s->idx_sub * (off_t)sizeof(*s->idx),
-				   (uint64_t)(uintptr_t)&s->idx_op) < 0)
+	                           (k - s->idx_sub) * sizeof(*s->idx),
+	                           (off_t)s->idx_sub * (off_t)sizeof(*s->idx),
+	                           (uint64_t)(uintptr_t)&s->idx_op) < 0)
 		return;
 	s->idx_busy = true;
 	s->inflight++;
 	if (sl_io_prep_write_plain(io, s->tix_fd, s->tix + s->idx_sub,
-				   (k - s->idx_sub) * sizeof(*s->tix),
-				   (off_t)s->idx_sub * (off_t)sizeof(*s->tix),
-				   (uint64_t)(uintptr_t)&s->tix_op) == 0) {
+	                           (k - s->idx_sub) * sizeof(*s->tix),
+	                           (off_t)s->idx_sub * (off_t)sizeof(*s->tix),
+	                           (uint64_t)(uintptr_t)&s->tix_op) == 0) {
 		s->tix_busy = true;
 		s->inflight++;
 	}
@@ -857,7 +862,8 @@ static void advance_marks(struct sl_log *log)
 		wn = p->first_seq + p->count;
 		log->wm_w++;
 	}
-	while (log->wm_d < log->wm_w && log->pend[log->wm_d % log->pend_cap].end_pos <= log->durable) {
+	while (log->wm_d < log->wm_w &&
+	       log->pend[log->wm_d % log->pend_cap].end_pos <= log->durable) {
 		const struct pend *p = &log->pend[log->wm_d % log->pend_cap];
 
 		dn = p->first_seq + p->count;
@@ -902,7 +908,7 @@ static void log_work(struct sl_log *log)
 }
 
 static void put_event(struct sl_log *log, const struct pend *p, uint32_t kind, int err,
-		      struct sl_log_event *ev)
+                      struct sl_log_event *ev)
 {
 	*ev = (struct sl_log_event){log, log->user, p->cookie, p->first_seq, p->count, kind, err};
 }

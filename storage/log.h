@@ -40,20 +40,20 @@ struct sl_reader;
 
 /* One table: name, type, default, min, max, meaning. Drives defaults,
  * validation and the benchmark's --help. */
-#define SL_STORE_CONFIG(X)                                                                          \
+#define SL_STORE_CONFIG(X)                                                                         \
 	X(max_logs, uint32_t, 256, 1, 65536, "shard logs one store can hold open")                 \
-	X(segment_bytes, uint64_t, 64ull << 20, 1ull << 20, 2ull << 30,                              \
-	  "preallocated size of each segment file")                                                 \
-	X(buffer_bytes, uint32_t, 4u << 20, 64u << 10, 1u << 30,                                     \
-	  "staging ring per log (a power of two); bounds one batch to half of it")                  \
-	X(max_record_bytes, uint32_t, 1u << 20, 1, SL_MAX_RECORD_BYTES_LIMIT,                        \
-	  "largest record data accepted")                                                           \
-	X(write_chunk_bytes, uint32_t, 512u << 10, 4096, 16u << 20, "largest single write")          \
-	X(write_depth, uint32_t, 4, 1, 64, "writes in flight per log")                              \
-	X(index_interval_bytes, uint32_t, 16u << 10, 512, 64u << 20,                                 \
-	  "bytes of log between two index entries")                                                 \
-	X(pending_batches, uint32_t, 4096, 16, 1u << 20,                                             \
-	  "batches a log tracks between append and durable ack")                                    \
+	X(segment_bytes, uint64_t, 64ull << 20, 1ull << 20, 2ull << 30,                            \
+	  "preallocated size of each segment file")                                                \
+	X(buffer_bytes, uint32_t, 4u << 20, 64u << 10, 1u << 30,                                   \
+	  "staging ring per log (a power of two); bounds one batch to half of it")                 \
+	X(max_record_bytes, uint32_t, 1u << 20, 1, SL_MAX_RECORD_BYTES_LIMIT,                      \
+	  "largest record data accepted")                                                          \
+	X(write_chunk_bytes, uint32_t, 512u << 10, 4096, 16u << 20, "largest single write")        \
+	X(write_depth, uint32_t, 4, 1, 64, "writes in flight per log")                             \
+	X(index_interval_bytes, uint32_t, 16u << 10, 512, 64u << 20,                               \
+	  "bytes of log between two index entries")                                                \
+	X(pending_batches, uint32_t, 4096, 16, 1u << 20,                                           \
+	  "batches a log tracks between append and durable ack")                                   \
 	X(io_depth, uint32_t, 1024, 8, 32768, "operations in flight per store")
 
 struct sl_store_config {
@@ -76,21 +76,21 @@ int sl_store_uring_error(const struct sl_store *st);
 
 /* What recovery found when a log was opened. */
 struct sl_log_report {
-	uint32_t segments;         /* segment files kept */
-	uint32_t sealed;           /* of which were sealed by a clean close or roll */
-	uint32_t torn_segments;    /* unsealed segments whose tail was cut */
-	uint32_t removed_empty;    /* segments with no batch, deleted */
-	uint32_t index_rebuilt;    /* index files missing, short or corrupt, rebuilt */
-	uint32_t bad_headers;      /* segment headers that failed their CRC */
-	uint32_t corrupt_batches;  /* invalid batches found inside sealed data */
+	uint32_t segments;          /* segment files kept */
+	uint32_t sealed;            /* of which were sealed by a clean close or roll */
+	uint32_t torn_segments;     /* unsealed segments whose tail was cut */
+	uint32_t removed_empty;     /* segments with no batch, deleted */
+	uint32_t index_rebuilt;     /* index files missing, short or corrupt, rebuilt */
+	uint32_t bad_headers;       /* segment headers that failed their CRC */
+	uint32_t corrupt_batches;   /* invalid batches found inside sealed data */
 	uint64_t corrupt_first_seq; /* first sequence number lost to corruption, or 0 */
 	uint64_t corrupt_last_seq;  /* last one (inclusive) */
-	uint64_t batches;          /* valid batches scanned at open (tails only) */
-	uint64_t torn_offset;      /* file offset where the last torn tail was cut */
-	uint64_t first_seq;        /* trim horizon, 0 if the log holds no record */
-	uint64_t last_seq;         /* last record on disk, 0 if none */
-	uint64_t next_seq;         /* first sequence number this run hands out */
-	uint64_t bytes;            /* bytes of batches on disk */
+	uint64_t batches;           /* valid batches scanned at open (tails only) */
+	uint64_t torn_offset;       /* file offset where the last torn tail was cut */
+	uint64_t first_seq;         /* trim horizon, 0 if the log holds no record */
+	uint64_t last_seq;          /* last record on disk, 0 if none */
+	uint64_t next_seq;          /* first sequence number this run hands out */
+	uint64_t bytes;             /* bytes of batches on disk */
 };
 
 /*
@@ -98,7 +98,7 @@ struct sl_log_report {
  * segment in a new epoch. user is returned in events. Blocks.
  */
 int sl_log_open(struct sl_store *st, const char *dir, uint32_t shard_id, void *user,
-		struct sl_log_report *ret_report, struct sl_log **ret);
+                struct sl_log_report *ret_report, struct sl_log **ret);
 
 /* Waits until everything appended is durable, seals the active segment,
  * closes the log. Events not yet polled for it are dropped. NULL-safe.
@@ -131,8 +131,8 @@ enum {
  * notify selects which events sl_store_poll() reports for this batch; cookie
  * comes back in them.
  */
-int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned n,
-		  uint64_t cookie, unsigned notify, uint64_t *ret_first_seq);
+int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned n, uint64_t cookie,
+                  unsigned notify, uint64_t *ret_first_seq);
 
 enum sl_log_event_kind {
 	SL_EV_WRITTEN = 1,
@@ -211,10 +211,10 @@ struct sl_record_out {
 };
 
 struct sl_reader_stats {
-	uint64_t corrupt_batches;  /* invalid batches skipped inside sealed data */
+	uint64_t corrupt_batches;   /* invalid batches skipped inside sealed data */
 	uint64_t corrupt_first_seq; /* range of the last one skipped */
 	uint64_t corrupt_last_seq;
-	uint64_t index_misses;     /* index entries that did not verify */
+	uint64_t index_misses; /* index entries that did not verify */
 };
 
 int sl_reader_open(struct sl_log *log, unsigned flags, struct sl_reader **ret);
@@ -238,7 +238,7 @@ int sl_reader_seek_at_timestamp(struct sl_reader *r, int64_t ts_ns);
  * count (0: nothing more yet) or -errno.
  */
 int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_records,
-		   size_t max_bytes);
+                   size_t max_bytes);
 
 /* Sequence number the next read starts from (a lower bound). */
 uint64_t sl_reader_position(const struct sl_reader *r);

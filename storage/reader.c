@@ -76,7 +76,7 @@ static void unlocate(struct sl_reader *r)
 static uint64_t limit(const struct sl_reader *r)
 {
 	return r->flags & SL_READER_WRITTEN ? sl_log_written_next(r->log)
-					    : sl_log_durable_next(r->log);
+	                                    : sl_log_durable_next(r->log);
 }
 
 /* Index of the last segment whose base is <= seq, or 0. Caller locks. */
@@ -146,7 +146,7 @@ static uint64_t seg_room(const struct sl_reader *r)
 	/* Only a sealed segment's end is known; in the active one a batch is
 	 * bounded by the file and the length checks. */
 	return r->seg.sealed ? (r->off < r->seg.end_offset ? r->seg.end_offset - r->off : 0)
-			     : UINT64_MAX - r->off;
+	                     : UINT64_MAX - r->off;
 }
 
 /* Opens the segment holding next_seq and finds the batch to start from. */
@@ -188,7 +188,7 @@ static int locate(struct sl_reader *r)
 		}
 		r->off = idx[lo].offset;
 		if (sl_seg_read_batch(r->fd, r->off, seg_room(r), r->seg.base_seq + idx[lo].rel_seq,
-				      &r->bbuf, &r->bcap, &h) < 0 ||
+		                      &r->bbuf, &r->bcap, &h) < 0 ||
 		    h.crc != idx[lo].batch_crc) {
 			r->stats.index_misses++;
 			r->off = SL_SEG_HDR_BYTES;
@@ -225,7 +225,7 @@ static bool advance_segment(struct sl_reader *r)
 }
 
 int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_records,
-		   size_t max_bytes)
+                   size_t max_bytes)
 {
 	uint64_t lim = limit(r);
 	size_t used = 0, bytes = 0;
@@ -259,8 +259,8 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 				continue;
 			}
 			/* Corruption inside sealed data. */
-			if (sl_seg_resync(r->fd, r->off + 8, r->seg.end_offset, r->next_seq + 1, &noff,
-					  &h) == 0) {
+			if (sl_seg_resync(r->fd, r->off + 8, r->seg.end_offset, r->next_seq + 1,
+			                  &noff, &h) == 0) {
 				r->stats.corrupt_batches++;
 				r->stats.corrupt_first_seq = r->next_seq;
 				r->stats.corrupt_last_seq = h.base_seq - 1;
@@ -270,7 +270,8 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 			}
 			r->stats.corrupt_batches++;
 			r->stats.corrupt_first_seq = r->next_seq;
-			r->stats.corrupt_last_seq = r->seg.next_seq ? r->seg.next_seq - 1 : r->next_seq;
+			r->stats.corrupt_last_seq =
+			        r->seg.next_seq ? r->seg.next_seq - 1 : r->next_seq;
 			if (!advance_segment(r))
 				break;
 			continue;
@@ -308,11 +309,11 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 			memcpy(r->arena + used, key, rh.key_len);
 			memcpy(r->arena + used + rh.key_len, data, rh.data_len);
 			out[n] = (struct sl_record_out){
-				.seq = seq,
-				.arrival_ns = rh.arrival_ns,
-				.key = (const void *)(uintptr_t)used,
-				.key_len = rh.key_len,
-				.data_len = rh.data_len,
+			        .seq = seq,
+			        .arrival_ns = rh.arrival_ns,
+			        .key = (const void *)(uintptr_t)used,
+			        .key_len = rh.key_len,
+			        .data_len = rh.data_len,
 			};
 			memcpy(out[n].hash_key, rh.hash_key, sizeof(rh.hash_key));
 			r->min_ts = INT64_MIN; /* arrival times never decrease after */

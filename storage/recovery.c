@@ -34,7 +34,7 @@
 /* Reads the whole entries of an index file; *ret_partial is set when the
  * file ends in a partial entry. */
 static int load_file(int dirfd, uint64_t base_seq, const char *ext, size_t esize, void **ret,
-		     uint32_t *ret_n, bool *ret_partial)
+                     uint32_t *ret_n, bool *ret_partial)
 {
 	char name[SL_SEG_NAME_MAX];
 	struct stat stt;
@@ -115,7 +115,7 @@ int sl_index_load_tix(int dirfd, uint64_t base_seq, struct sl_tix_entry **ret, u
 		    e[n].offset % 8 != 0)
 			break;
 		if (n > 0 && (e[n].rel_seq <= e[n - 1].rel_seq || e[n].offset <= e[n - 1].offset ||
-			      e[n].ts_ns < e[n - 1].ts_ns))
+		              e[n].ts_ns < e[n - 1].ts_ns))
 			break;
 	}
 	*ret = e;
@@ -129,8 +129,7 @@ struct scan {
 	uint32_t n, cap;
 };
 
-static int scan_push(struct scan *sc, uint64_t base_seq, uint64_t off,
-		     const struct sl_batch_hdr *h)
+static int scan_push(struct scan *sc, uint64_t base_seq, uint64_t off, const struct sl_batch_hdr *h)
 {
 	if (sc->n == sc->cap) {
 		uint32_t cap = sc->cap ? sc->cap * 2 : 64;
@@ -180,7 +179,7 @@ static int write_index(int dirfd, uint64_t base_seq, const struct scan *sc, uint
 		if (ftruncate(fd, (off_t)from * (off_t)esz[i]) < 0 ||
 		    (sc->n > from &&
 		     pwrite(fd, (const char *)src[i] + from * esz[i], (sc->n - from) * esz[i],
-			    (off_t)from * (off_t)esz[i]) != (ssize_t)((sc->n - from) * esz[i])))
+		            (off_t)from * (off_t)esz[i]) != (ssize_t)((sc->n - from) * esz[i])))
 			ret = -EIO;
 		close(fd);
 	}
@@ -190,15 +189,15 @@ static int write_index(int dirfd, uint64_t base_seq, const struct scan *sc, uint
 /* Finds the last index point that verifies against its batch. Returns its
  * position in sc (entries after it are dropped), or -1 if none does. */
 static int last_verified(int fd, uint64_t base_seq, uint64_t room_end, struct scan *sc,
-			 uint8_t **buf, size_t *cap)
+                         uint8_t **buf, size_t *cap)
 {
 	for (int k = (int)sc->n - 1, tries = 0; k >= 0 && tries < 8; k--, tries++) {
 		struct sl_batch_hdr h;
 		const struct sl_idx_entry *e = &sc->idx[k];
 
 		if (e->offset < room_end &&
-		    sl_seg_read_batch(fd, e->offset, room_end - e->offset, base_seq + e->rel_seq, buf,
-				      cap, &h) == 0 &&
+		    sl_seg_read_batch(fd, e->offset, room_end - e->offset, base_seq + e->rel_seq,
+		                      buf, cap, &h) == 0 &&
 		    h.crc == e->batch_crc) {
 			sc->n = (uint32_t)k + 1;
 			return k;
@@ -218,7 +217,7 @@ static void note_corruption(struct sl_log_report *rep, uint64_t first, uint64_t 
 
 /* Cuts an unsealed segment after its last valid batch and seals it. */
 static int cut_and_seal(int fd, uint64_t base_seq, uint64_t end, uint64_t capacity,
-			uint32_t shard_id, int64_t first_ts)
+                        uint32_t shard_id, int64_t first_ts)
 {
 	static const uint8_t zeros[SL_BLOCK];
 	uint64_t blk_end = sl_align_up(end, SL_BLOCK);
@@ -243,8 +242,9 @@ static int cut_and_seal(int fd, uint64_t base_seq, uint64_t end, uint64_t capaci
 	return 0;
 }
 
-static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_torn,
-			   struct sl_log_report *rep, struct segdesc *ret)
+/* next_base is the base of the following segment, or 0 for the last. */
+static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_base,
+                           bool may_be_torn, struct sl_log_report *rep, struct segdesc *ret)
 {
 	const uint32_t interval = log->st->cfg.index_interval_bytes;
 	char name[SL_SEG_NAME_MAX];
@@ -252,7 +252,7 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 	struct stat stt;
 	struct scan sc = {0};
 	struct sl_tix_entry *tix = NULL;
-	uint32_t tix_n = 0, kept;
+	uint32_t tix_n = 0, kept, loaded;
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	uint64_t off, expect, end_limit, size, last_index_off;
@@ -278,8 +278,11 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 		memset(&hdr, 0, sizeof(hdr));
 		sealed = false;
 	} else {
+		/* A header whose CRC checks is believed: if the file is shorter
+		 * than its sealed end, the data in between is lost and
+		 * reported as corruption, not mistaken for a torn tail. */
 		sealed = hdr.state == SL_SEG_SEALED && hdr.end_offset >= SL_SEG_HDR_BYTES &&
-			 hdr.end_offset <= size && hdr.end_offset % 8 == 0;
+		         hdr.end_offset % 8 == 0;
 	}
 	/* A segment that is not among the last two was sealed by a roll that
 	 * completed; only a crash leaves the newest ones unsealed. */
@@ -288,7 +291,7 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 		sealed = true;
 		hdr.end_offset = size;
 	}
-	end_limit = sealed ? hdr.end_offset : size;
+	end_limit = sealed ? SL_MIN(hdr.end_offset, size) : size;
 	r = 0;
 
 	/* Index: keep the valid prefix, then the last point that verifies. */
@@ -315,10 +318,11 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 		if (rebuild)
 			sc.n = 0;
 		else if (last_verified(fd, base_seq, end_limit, &sc, &buf, &cap) < 0 ||
-			 sc.n < tix_n)
+		         sc.n < tix_n)
 			rebuild = true;
 	}
 	kept = sc.n;
+	loaded = kept;
 	if (kept > 0) {
 		off = sc.idx[kept - 1].offset;
 		expect = base_seq + sc.idx[kept - 1].rel_seq;
@@ -342,8 +346,9 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 	for (;;) {
 		struct sl_batch_hdr h;
 
-		r = off < end_limit ? sl_seg_read_batch(fd, off, end_limit - off, expect, &buf, &cap, &h)
-				    : -ENODATA;
+		r = off < end_limit
+		            ? sl_seg_read_batch(fd, off, end_limit - off, expect, &buf, &cap, &h)
+		            : -ENODATA;
 		if (r == 0) {
 			if (first_ts == INT64_MIN)
 				first_ts = h.first_ts_ns;
@@ -375,8 +380,11 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 				expect = nh.base_seq;
 				continue;
 			}
-			note_corruption(rep, expect, expect);
+			note_corruption(rep, expect, next_base > expect ? next_base - 1 : expect);
 			end_limit = off;
+		} else if (end_known && off < hdr.end_offset) {
+			/* The file ends before its sealed end. */
+			note_corruption(rep, expect, next_base > expect ? next_base - 1 : expect);
 		}
 		torn = !sealed && r == -EBADMSG;
 		r = 0;
@@ -388,7 +396,7 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 			rep->torn_offset = off;
 		}
 		r = cut_and_seal(fd, base_seq, off, hdr_ok ? hdr.capacity : size, log->shard_id,
-				 first_ts);
+		                 first_ts);
 		if (r < 0) {
 			sl_err_set(r, "cannot cut the torn tail of %s/%s", log->dir, name);
 			goto out;
@@ -398,6 +406,10 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 	} else {
 		rep->sealed++;
 	}
+	/* Index files that held nothing although the segment has batches were
+	 * lost too (a crash before the first index write also looks so). */
+	if (!rebuild && loaded == 0 && sc.n > 0)
+		rebuild = true;
 	if (rebuild || sc.n > kept) {
 		if (rebuild)
 			rep->index_rebuilt++;
@@ -407,13 +419,13 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, bool may_be_to
 	rep->segments++;
 	rep->bytes += off - SL_SEG_HDR_BYTES;
 	*ret = (struct segdesc){
-		.base_seq = base_seq,
-		.next_seq = expect,
-		.first_ts = first_ts,
-		.last_ts = last_ts,
-		.end_offset = off,
-		.file_bytes = size,
-		.sealed = true,
+	        .base_seq = base_seq,
+	        .next_seq = expect,
+	        .first_ts = first_ts,
+	        .last_ts = last_ts,
+	        .end_offset = off,
+	        .file_bytes = size,
+	        .sealed = true,
 	};
 	if (first_ts == INT64_MIN)
 		ret->next_seq = base_seq;
@@ -472,7 +484,8 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 	for (unsigned i = 0; i < n; i++) {
 		struct segdesc sd;
 
-		r = recover_segment(log, bases[i], i + 2 >= n, rep, &sd);
+		r = recover_segment(log, bases[i], i + 1 < n ? bases[i + 1] : 0, i + 2 >= n, rep,
+		                    &sd);
 		if (r < 0)
 			goto out;
 		/* Sequence numbers must grow from one segment to the next; a

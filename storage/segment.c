@@ -116,8 +116,8 @@ static int open_data(int dirfd, const char *name, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id,
-		  int *ret_fd, int *ret_idx_fd, int *ret_tix_fd)
+int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id, int *ret_fd,
+                  int *ret_idx_fd, int *ret_tix_fd)
 {
 	char name[SL_SEG_NAME_MAX];
 	struct sl_seg_hdr h;
@@ -135,13 +135,13 @@ int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shar
 		goto fail;
 	}
 	h = (struct sl_seg_hdr){
-		.magic = SL_SEG_MAGIC,
-		.version = SL_FORMAT_VERSION,
-		.base_seq = base_seq,
-		.create_ns = 0,
-		.capacity = capacity,
-		.shard_id = shard_id,
-		.state = SL_SEG_OPEN,
+	        .magic = SL_SEG_MAGIC,
+	        .version = SL_FORMAT_VERSION,
+	        .base_seq = base_seq,
+	        .create_ns = 0,
+	        .capacity = capacity,
+	        .shard_id = shard_id,
+	        .state = SL_SEG_OPEN,
 	};
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -196,19 +196,25 @@ int sl_seg_remove(int dirfd, uint64_t base_seq)
 }
 
 int sl_seg_read_batch(int fd, uint64_t off, uint64_t room, uint64_t expect, uint8_t **buf,
-		      size_t *buf_cap, struct sl_batch_hdr *ret_hdr)
+                      size_t *buf_cap, struct sl_batch_hdr *ret_hdr)
 {
 	static const struct sl_batch_hdr zero;
 	struct sl_batch_hdr h;
-	int r;
+	size_t want = (size_t)SL_MIN(room, (uint64_t)sizeof(h));
+	ssize_t got;
 
-	if (room < SL_BATCH_HDR_BYTES)
-		return -ENODATA;
-	r = sl_pread_full(fd, &h, sizeof(h), off);
-	if (r < 0)
-		return r;
+	/* Fewer bytes than a header (end of room or of file): the end of the
+	 * data if they are zeros, a torn batch if not. */
+	memset(&h, 0, sizeof(h));
+	do {
+		got = pread(fd, &h, want, (off_t)off);
+	} while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -errno;
 	if (memcmp(&h, &zero, sizeof(h)) == 0)
 		return -ENODATA;
+	if ((size_t)got < sizeof(h))
+		return -EBADMSG;
 	if (sl_batch_hdr_check(&h, room) < 0 || (expect != 0 && h.base_seq != expect))
 		return -EBADMSG;
 	if (*buf_cap < h.length) {
@@ -220,7 +226,8 @@ int sl_seg_read_batch(int fd, uint64_t off, uint64_t room, uint64_t expect, uint
 		*buf = nb;
 		*buf_cap = cap;
 	}
-	r = sl_pread_full(fd, *buf, h.length, off);
+	int r = sl_pread_full(fd, *buf, h.length, off);
+
 	if (r < 0)
 		return r == -ENODATA ? -EBADMSG : r;
 	/* The header was read twice; the CRC check covers the second copy. */
@@ -231,7 +238,7 @@ int sl_seg_read_batch(int fd, uint64_t off, uint64_t room, uint64_t expect, uint
 }
 
 int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t *ret_off,
-		  struct sl_batch_hdr *ret_hdr)
+                  struct sl_batch_hdr *ret_hdr)
 {
 	enum { CHUNK = 1 << 20 };
 	uint8_t *chunk = NULL, *bbuf = NULL;
@@ -257,8 +264,8 @@ int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64
 			memcpy(&magic, chunk + o, 4);
 			if (magic != SL_BATCH_MAGIC)
 				continue;
-			if (sl_seg_read_batch(fd, base + o, end - (base + o), 0, &bbuf, &bcap, &h) ==
-				    0 &&
+			if (sl_seg_read_batch(fd, base + o, end - (base + o), 0, &bbuf, &bcap,
+			                      &h) == 0 &&
 			    h.base_seq >= min_seq) {
 				*ret_off = base + o;
 				*ret_hdr = h;

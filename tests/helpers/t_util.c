@@ -62,8 +62,8 @@ static uint8_t data_byte(uint32_t seed, uint32_t i, uint32_t j)
 	return (uint8_t)x;
 }
 
-void t_record(struct sl_record_in *rec, char *keybuf, uint8_t *databuf, uint32_t i,
-	      uint32_t len, uint32_t seed)
+void t_record(struct sl_record_in *rec, char *keybuf, uint8_t *databuf, uint32_t i, uint32_t len,
+              uint32_t seed)
 {
 	int kl = snprintf(keybuf, 32, "k%u", i);
 
@@ -112,7 +112,7 @@ int t_drain(struct sl_store *st, struct sl_log *log, unsigned *ret_events)
 }
 
 uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
-		uint32_t per_batch, uint32_t len, uint32_t seed)
+                uint32_t per_batch, uint32_t len, uint32_t seed)
 {
 	struct sl_record_in *recs = calloc(per_batch, sizeof(*recs));
 	char(*keys)[32] = calloc(per_batch, 32);
@@ -127,7 +127,7 @@ uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint3
 
 		for (uint32_t k = 0; k < n; k++)
 			t_record(&recs[k], keys[k], data + (size_t)k * len, first_i + i + k, len,
-				 seed);
+			         seed);
 		while ((r = sl_log_append(log, recs, n, i, SL_NOTIFY_DURABLE, &seq)) == -EAGAIN)
 			cr_assert_geq(sl_store_poll(st, ev, 64), 0);
 		cr_assert_eq(r, 0, "append: %s", strerror(-r));

@@ -18,8 +18,8 @@ void t_rm_rf(const char *path);
 void t_small_config(struct sl_store_config *c);
 
 /* Fills rec with key "k<i>", data of len bytes derived from (seed, i). */
-void t_record(struct sl_record_in *rec, char *keybuf, uint8_t *databuf, uint32_t i,
-	      uint32_t len, uint32_t seed);
+void t_record(struct sl_record_in *rec, char *keybuf, uint8_t *databuf, uint32_t i, uint32_t len,
+              uint32_t seed);
 /* Whether data matches what t_record() made for (seed, i). */
 int t_record_check(const struct sl_record_out *o, uint32_t i, uint32_t len, uint32_t seed);
 
@@ -30,7 +30,7 @@ int t_drain(struct sl_store *st, struct sl_log *log, unsigned *ret_events);
 /* Appends count records of len bytes in batches of per_batch; returns the
  * first sequence number. Retries -EAGAIN by polling. */
 uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
-		uint32_t per_batch, uint32_t len, uint32_t seed);
+                uint32_t per_batch, uint32_t len, uint32_t seed);
 
 /* Path of a segment file "<dir>/<20 digits>.<ext>". */
 void t_seg_path(char *buf, size_t cap, const char *dir, uint64_t base, const char *ext);

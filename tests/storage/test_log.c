@@ -35,7 +35,7 @@ TestSuite(log, .init = setup, .fini = teardown, .timeout = 60);
 
 /* Reads everything from the reader's position; checks records i0.. */
 static uint32_t read_all_check(struct sl_reader *r, uint32_t i0, uint64_t seq0, uint32_t len,
-			       uint32_t seed)
+                               uint32_t seed)
 {
 	struct sl_record_out out[100];
 	uint32_t got = 0;
@@ -93,8 +93,8 @@ Test(log, reports_each_batch_written_then_durable_in_order)
 	for (unsigned i = 0; i < 20; i++) {
 		t_record(&rec, key, data, i, 64, 2);
 		cr_assert_eq(sl_log_append(lg, &rec, 1, 100 + i,
-					   SL_NOTIFY_WRITTEN | SL_NOTIFY_DURABLE, &seqs[i]),
-			     0);
+		                           SL_NOTIFY_WRITTEN | SL_NOTIFY_DURABLE, &seqs[i]),
+		             0);
 		if (i > 0)
 			cr_assert_eq(seqs[i], seqs[i - 1] + 1);
 	}
