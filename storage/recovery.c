@@ -403,7 +403,9 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 		}
 		end_limit = off;
 		size = sl_align_up(off, SL_BLOCK);
-	} else {
+	} else if (first_ts != INT64_MIN) {
+		/* Empty segments are deleted after the open; they count in
+		 * neither segments nor sealed then. */
 		rep->sealed++;
 	}
 	/* Index files that held nothing although the segment has batches were
