@@ -481,7 +481,8 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 		}
 		bases[n++] = base;
 	}
-	qsort(bases, n, sizeof(*bases), cmp_u64);
+	if (n > 0)
+		qsort(bases, n, sizeof(*bases), cmp_u64);
 	log->last_ts = INT64_MIN;
 	for (unsigned i = 0; i < n; i++) {
 		struct segdesc sd;
