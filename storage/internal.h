@@ -28,6 +28,7 @@
 #include <sluice/log_format.h>
 
 #include "io.h"
+#include "janitor.h"
 #include "log.h"
 
 #define SL_BLOCK 4096u
@@ -50,6 +51,14 @@ struct io_op {
 
 /* A segment the owner still writes or waits on. */
 struct wseg {
+	struct sl_job job; /* creation, then sealing, by the janitor */
+	struct sl_log *log;
+	/* Files made by the janitor: 0 while it works, 1 when fd, idx_fd and
+	 * tix_fd are set (release by the janitor, acquire by the owner), or
+	 * -errno. */
+	_Atomic int state;
+	int new_fd;
+	bool installed; /* owner: file registered, writes may go */
 	uint64_t base_seq;
 	uint64_t pos_base;
 	uint64_t pos_end; /* UINT64_MAX while it takes appends */
@@ -132,7 +141,11 @@ struct sl_log {
 	uint64_t pend_tail, ev_w, ev_d, wm_w, wm_d;
 
 	int err;
-	bool in_poll_list;
+	/* Janitor jobs of this log not finished yet, and the first error one
+	 * met (sealing); the owner folds it into err. */
+	_Atomic int jpending;
+	_Atomic int jerr;
+	_Atomic uint64_t jindex_errors;
 
 	/* Release stores by the owner publish record visibility to readers,
 	 * which load them with acquire: records below are complete on disk. */
@@ -149,6 +162,7 @@ struct sl_log {
 struct sl_store {
 	struct sl_store_config cfg;
 	struct sl_io *io;
+	struct sl_janitor *janitor;
 	int uring_err;
 	struct sl_log **logs; /* max_logs slots, by log id */
 	struct sl_log **open; /* the open logs, compact */

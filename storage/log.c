@@ -18,6 +18,14 @@
  * at the same time: a write starting inside a block waits for the write
  * that ended in it.
  *
+ * Rolls. When a batch does not fit the active segment, the log moves on to
+ * a new one at the next block of the ring at once; the janitor creates its
+ * files (with the directory fsync that makes the name durable) while
+ * appends go on, and writes to it start when they exist. The previous
+ * segment, once durable with nothing in flight, goes to the janitor to be
+ * sealed. A batch in the new segment is durable only after the previous
+ * one is wholly durable.
+ *
  * Invariants: durable <= written <= sub <= tail (see internal.h); a batch
  * is reported durable only when durable >= its end, and never before every
  * batch appended before it; a segment is sealed only when all its bytes are
@@ -116,6 +124,9 @@ int sl_store_create(const struct sl_store_config *c, struct sl_store **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
+	r = sl_janitor_start(&st->janitor);
+	if (r < 0)
+		goto fail;
 	r = sl_io_create(st->cfg.backend, c->io_depth, c->max_logs * 2, c->max_logs, &st->uring_err,
 	                 &st->io);
 	if (r < 0) {
@@ -136,6 +147,7 @@ void sl_store_free(struct sl_store *st)
 		return;
 	while (st->open && st->nopen > 0)
 		sl_log_close(st->open[st->nopen - 1]);
+	sl_janitor_stop(st->janitor);
 	sl_io_free(st->io);
 	free(st->logs);
 	free(st->open);
@@ -187,6 +199,12 @@ static struct segdesc *segs_find_locked(struct sl_log *log, uint64_t base_seq)
 
 /* ---- writer segments ---- */
 
+static void log_fail(struct sl_log *log, int err)
+{
+	if (!log->err)
+		log->err = err < 0 ? err : -EIO;
+}
+
 static void wseg_free(struct sl_log *log, struct wseg *s)
 {
 	if (!s)
@@ -198,6 +216,8 @@ static void wseg_free(struct sl_log *log, struct wseg *s)
 			sl_io_file_set(log->st->io, (unsigned)s->file.slot, -1, &f);
 		close(s->file.fd);
 	}
+	if (s->new_fd >= 0)
+		close(s->new_fd);
 	if (s->idx_fd >= 0)
 		close(s->idx_fd);
 	if (s->tix_fd >= 0)
@@ -208,36 +228,27 @@ static void wseg_free(struct sl_log *log, struct wseg *s)
 	free(s);
 }
 
-/* Creates the segment that starts at base_seq at position tail. Blocks. */
-static int wseg_start(struct sl_log *log, uint64_t base_seq)
+/* Makes the writer state of the segment that starts at base_seq at
+ * position tail; its files come from wseg_create_now() or the janitor. */
+static struct wseg *wseg_alloc(struct sl_log *log, uint64_t base_seq)
 {
 	const struct sl_store_config *c = &log->st->cfg;
 	struct wseg *s = calloc(1, sizeof(*s));
 	struct segdesc d;
-	int fd, ifd, tfd, r;
 
 	if (!s)
-		return -ENOMEM;
-	s->file.fd = s->idx_fd = s->tix_fd = -1;
+		return NULL;
+	s->log = log;
+	s->file.fd = s->idx_fd = s->tix_fd = s->new_fd = -1;
+	s->file.slot = -1;
 	s->idx_cap =
 	        (uint32_t)((c->segment_bytes - SL_SEG_HDR_BYTES) / c->index_interval_bytes + 2);
 	s->idx = calloc(s->idx_cap, sizeof(*s->idx));
 	s->tix = calloc(s->idx_cap, sizeof(*s->tix));
 	s->idx_end = calloc(s->idx_cap, sizeof(*s->idx_end));
-	if (!s->idx || !s->tix || !s->idx_end) {
-		r = -ENOMEM;
+	if (!s->idx || !s->tix || !s->idx_end)
 		goto fail;
-	}
-	r = sl_seg_create(log->dirfd, base_seq, c->segment_bytes, log->shard_id, &fd, &ifd, &tfd);
-	if (r < 0) {
-		sl_err_set(r, "cannot create segment %llu in %s", (unsigned long long)base_seq,
-		           log->dir);
-		goto fail;
-	}
-	s->idx_fd = ifd;
-	s->tix_fd = tfd;
 	s->gen = log->gen++;
-	sl_io_file_set(log->st->io, log->id * 2 + (s->gen & 1), fd, &s->file);
 	s->base_seq = base_seq;
 	s->capacity = c->segment_bytes;
 	s->pos_base = log->tail;
@@ -248,23 +259,87 @@ static int wseg_start(struct sl_log *log, uint64_t base_seq)
 	s->sync_op = (struct io_op){.kind = OP_SYNC, .log = log, .seg = s};
 	s->idx_op = (struct io_op){.kind = OP_IDX, .log = log, .seg = s};
 	s->tix_op = (struct io_op){.kind = OP_TIX, .log = log, .seg = s};
-
 	d = (struct segdesc){.base_seq = base_seq,
 	                     .first_ts = INT64_MIN,
 	                     .last_ts = INT64_MIN,
 	                     .file_bytes = c->segment_bytes,
 	                     .active = true};
-	r = sl_log_segs_push(log, &d);
-	if (r < 0) {
-		close(fd);
-		s->file.fd = -1;
+	if (sl_log_segs_push(log, &d) < 0)
 		goto fail;
-	}
-	log->cur = s;
-	return 0;
+	return s;
 fail:
 	wseg_free(log, s);
+	return NULL;
+}
+
+static int wseg_create_files(struct wseg *s)
+{
+	struct sl_log *log = s->log;
+	int r = sl_seg_create(log->dirfd, s->base_seq, s->capacity, log->shard_id, &s->new_fd,
+	                      &s->idx_fd, &s->tix_fd);
+
+	if (r < 0)
+		sl_err_set(r, "cannot create segment %llu in %s", (unsigned long long)s->base_seq,
+		           log->dir);
 	return r;
+}
+
+/* Janitor: creates the files, then publishes them. */
+static void job_create(struct sl_job *job)
+{
+	struct wseg *s = (struct wseg *)((char *)job - offsetof(struct wseg, job));
+	struct sl_log *log = s->log;
+	int r = wseg_create_files(s);
+
+	/* Release: the descriptors written above are visible to the owner
+	 * that reads state with acquire. */
+	atomic_store_explicit(&s->state, r < 0 ? r : 1, memory_order_release);
+	atomic_fetch_sub_explicit(&log->jpending, 1, memory_order_release);
+}
+
+/* Whether s has its files; registers them on first sight. Owner only. */
+static bool wseg_ready(struct sl_log *log, struct wseg *s)
+{
+	int st;
+
+	if (sl_likely(s->installed))
+		return true;
+	st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st == 0)
+		return false;
+	if (st < 0) {
+		log_fail(log, st);
+		return false;
+	}
+	sl_io_file_set(log->st->io, log->id * 2 + (s->gen & 1), s->new_fd, &s->file);
+	s->new_fd = -1;
+	s->installed = true;
+	return true;
+}
+
+/* Starts the segment at base_seq now, blocking until its files exist: for
+ * the first segment of an open and for a new epoch, whose name must be
+ * durable before any of its sequence numbers is handed out (recovery
+ * derives the next epoch from the names it finds). */
+static int wseg_start_now(struct sl_log *log, uint64_t base_seq, struct wseg **ret)
+{
+	struct wseg *s = wseg_alloc(log, base_seq);
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	r = wseg_create_files(s);
+	if (r < 0) {
+		pthread_mutex_lock(&log->lock);
+		log->nsegs--; /* the descriptor wseg_alloc() pushed */
+		pthread_mutex_unlock(&log->lock);
+		wseg_free(log, s);
+		return r;
+	}
+	atomic_store_explicit(&s->state, 1, memory_order_relaxed);
+	wseg_ready(log, s);
+	*ret = s;
+	return 0;
 }
 
 static void ring_zero(struct sl_log *log, uint64_t from, uint64_t to)
@@ -278,11 +353,16 @@ static void ring_zero(struct sl_log *log, uint64_t from, uint64_t to)
 	}
 }
 
-/* Closes the active segment to appends and starts the next. Blocks. */
+/*
+ * Closes the active segment to appends and starts the next. Within an epoch
+ * the janitor creates the files while appends go on into the ring (writes
+ * wait for the files; a full ring throttles); a new epoch blocks here.
+ */
 static int roll(struct sl_log *log, uint64_t new_base)
 {
-	struct wseg *old = log->cur;
+	struct wseg *old = log->cur, *s;
 	uint64_t old_tail = log->tail;
+	bool new_epoch = sl_seq_epoch(new_base) != sl_seq_epoch(old->base_seq);
 	struct segdesc *d;
 	int r;
 
@@ -290,11 +370,24 @@ static int roll(struct sl_log *log, uint64_t new_base)
 	 * is shared by two files. The gap is never written. */
 	log->tail = sl_align_up(old_tail, SL_BLOCK);
 	ring_zero(log, old_tail, log->tail);
-	r = wseg_start(log, new_base);
-	if (r < 0) {
-		log->tail = old_tail;
-		return r;
+	if (new_epoch) {
+		r = wseg_start_now(log, new_base, &s);
+		if (r < 0) {
+			log->tail = old_tail;
+			return r;
+		}
+	} else {
+		s = wseg_alloc(log, new_base);
+		if (!s) {
+			log->tail = old_tail;
+			return -ENOMEM;
+		}
+		s->job.kind = SL_JOB_CREATE;
+		s->job.fn = job_create;
+		atomic_fetch_add_explicit(&log->jpending, 1, memory_order_relaxed);
+		sl_janitor_push(log->st->janitor, &s->job);
 	}
+	log->cur = s;
 	old->pos_end = old_tail;
 	log->prev = old;
 	pthread_mutex_lock(&log->lock);
@@ -310,7 +403,8 @@ static int roll(struct sl_log *log, uint64_t new_base)
 }
 
 /* Writes the rest of the index and the sealed header, gives back the
- * unused preallocation, closes the files. Blocks (once per segment). */
+ * unused preallocation. Blocks: runs on the janitor, or in close. The
+ * file must no longer be registered with the I/O queue. */
 static int seal(struct sl_log *log, struct wseg *s)
 {
 	uint64_t end_off = SL_SEG_HDR_BYTES + (s->pos_end - s->pos_base);
@@ -325,7 +419,7 @@ static int seal(struct sl_log *log, struct wseg *s)
 		           (off_t)s->idx_sub * (off_t)sizeof(*s->idx)) < 0 ||
 		    pwrite(s->tix_fd, s->tix + s->idx_sub, k * sizeof(*s->tix),
 		           (off_t)s->idx_sub * (off_t)sizeof(*s->tix)) < 0)
-			log->stats.index_write_errors++;
+			atomic_fetch_add_explicit(&log->jindex_errors, 1, memory_order_relaxed);
 		s->idx_sub = s->idx_n;
 	}
 	memset(&h, 0, sizeof(h));
@@ -339,6 +433,9 @@ static int seal(struct sl_log *log, struct wseg *s)
 	h.create_ns = s->first_ts == INT64_MIN ? 0 : s->first_ts;
 	h.hdr_crc = sl_seg_hdr_crc(&h);
 	r = sl_seg_hdr_write(s->file.fd, &h);
+	if (r < 0)
+		sl_err_set(r, "cannot seal segment %llu in %s", (unsigned long long)s->base_seq,
+		           log->dir);
 	if (r == 0 && fdatasync(s->file.fd) < 0)
 		r = -errno;
 	/* Giving back the preallocated tail is an optimisation: if the new size
@@ -358,6 +455,47 @@ static int seal(struct sl_log *log, struct wseg *s)
 	}
 	pthread_mutex_unlock(&log->lock);
 	return r;
+}
+
+/* Janitor: seals a segment the owner has finished with, then frees it. */
+static void job_seal(struct sl_job *job)
+{
+	struct wseg *s = (struct wseg *)((char *)job - offsetof(struct wseg, job));
+	struct sl_log *log = s->log;
+	int r = seal(log, s);
+
+	if (r < 0) {
+		int zero = 0;
+
+		atomic_compare_exchange_strong(&log->jerr, &zero, r);
+	}
+	wseg_free(log, s);
+	atomic_fetch_sub_explicit(&log->jpending, 1, memory_order_release);
+}
+
+/* Hands a fully durable segment with no operation in flight to the janitor.
+ * Its file leaves the I/O queue here, on the owner thread. */
+static void retire(struct sl_log *log, struct wseg *s)
+{
+	struct sl_io_file f;
+
+	if (s->file.slot >= 0)
+		sl_io_file_set(log->st->io, (unsigned)s->file.slot, -1, &f);
+	s->file.slot = -1;
+	s->job.kind = SL_JOB_SEAL;
+	s->job.fn = job_seal;
+	atomic_fetch_add_explicit(&log->jpending, 1, memory_order_relaxed);
+	sl_janitor_push(log->st->janitor, &s->job);
+}
+
+/* Waits for this log's janitor jobs. Blocking callers only. */
+static void wait_janitor(struct sl_log *log)
+{
+	while (atomic_load_explicit(&log->jpending, memory_order_acquire) > 0) {
+		struct timespec ts = {0, 50000};
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /* ---- open and close ---- */
@@ -387,6 +525,7 @@ static void log_free(struct sl_log *log)
 {
 	if (!log)
 		return;
+	wait_janitor(log);
 	wseg_free(log, log->prev);
 	wseg_free(log, log->cur);
 	if (log->st && log->st->logs[log->id] == log) {
@@ -496,7 +635,7 @@ int sl_log_open(struct sl_store *st, const char *dir, uint32_t shard_id, void *u
 		r = sl_err_set(-EOVERFLOW, "log %s has used every sequence epoch", dir);
 		goto fail;
 	}
-	r = wseg_start(log, sl_seq_first_of_epoch(epoch));
+	r = wseg_start_now(log, sl_seq_first_of_epoch(epoch), &log->cur);
 	if (r < 0)
 		goto fail;
 	drop_empty_segments(log, &rep);
@@ -692,12 +831,6 @@ throttle:
 
 /* ---- group commit ---- */
 
-static void log_fail(struct sl_log *log, int err)
-{
-	if (!log->err)
-		log->err = err < 0 ? err : -EIO;
-}
-
 static struct wslot *wq_last(struct sl_log *log)
 {
 	return &log->wq[(log->wq_head + log->wq_n - 1) % log->st->cfg.write_depth];
@@ -739,6 +872,8 @@ static void flush_writes(struct sl_log *log)
 		if (log->sub >= log->tail || log->wq_n == c->write_depth || !sl_io_has_room(io, 2))
 			return;
 		s = log->prev && log->sub < log->prev->pos_end ? log->prev : log->cur;
+		if (!wseg_ready(log, s))
+			return; /* the janitor is still creating its files */
 		seg_end = SL_MIN(s->pos_end, log->tail);
 		start = sl_align_down(log->sub, SL_BLOCK);
 		/* The block holding sub is being written by the last write. */
@@ -882,6 +1017,10 @@ static void log_work(struct sl_log *log)
 {
 	struct wseg *p = log->prev;
 
+	int jerr = atomic_load_explicit(&log->jerr, memory_order_relaxed);
+
+	if (jerr)
+		log_fail(log, jerr);
 	if (log->err)
 		return;
 	flush_writes(log);
@@ -889,7 +1028,7 @@ static void log_work(struct sl_log *log)
 		struct wseg *s = i == 0 ? log->prev : log->cur;
 		uint64_t w;
 
-		if (!s)
+		if (!s || !wseg_ready(log, s))
 			continue;
 		w = seg_written(log, s);
 		if (!s->sync_busy && w > s->synced && sl_io_has_room(log->st->io, 1))
@@ -897,12 +1036,8 @@ static void log_work(struct sl_log *log)
 		flush_index(log, s);
 	}
 	if (p && p->synced >= p->pos_end && p->inflight == 0) {
-		int r = seal(log, p);
-
-		if (r < 0)
-			log_fail(log, r);
-		wseg_free(log, p);
 		log->prev = NULL;
+		retire(log, p);
 		update_durable(log);
 	}
 }
@@ -989,7 +1124,9 @@ static bool log_settled(const struct sl_log *log)
 {
 	/* Durable, and a segment left by a roll sealed too, so that what
 	 * follows a sync (retention, a reader) sees a settled directory. */
-	return log->err || (log->durable >= log->tail && log->wm_d == log->pend_tail && !log->prev);
+	return log->err ||
+	       (log->durable >= log->tail && log->wm_d == log->pend_tail && !log->prev &&
+	        atomic_load_explicit(&log->jpending, memory_order_acquire) == 0);
 }
 
 int sl_log_sync(struct sl_log *log)
@@ -1000,10 +1137,15 @@ int sl_log_sync(struct sl_log *log)
 		if (r < 0)
 			return r;
 		if (r == 0 && sl_io_inflight(log->st->io) == 0) {
-			/* Nothing in flight and nothing done: make progress. */
+			/* Nothing in flight and nothing done: make progress, and
+			 * give the janitor time if it holds the next step. */
+			struct timespec ts = {0, 20000};
+
 			r = store_work(log->st, false);
 			if (r < 0)
 				return r;
+			if (sl_io_inflight(log->st->io) == 0)
+				nanosleep(&ts, NULL);
 		}
 	}
 	return log->err;
@@ -1025,7 +1167,7 @@ int sl_log_close(struct sl_log *log)
 		if (w < 0)
 			r = w;
 	}
-	if (r == 0 && !log->err) {
+	if (r == 0 && !log->err && wseg_ready(log, log->cur)) {
 		log->cur->pos_end = log->tail;
 		r = seal(log, log->cur);
 	}
@@ -1083,35 +1225,43 @@ uint64_t sl_log_disk_bytes(struct sl_log *log)
 void sl_log_stats(const struct sl_log *log, struct sl_log_stats *ret)
 {
 	*ret = log->stats;
+	ret->index_write_errors += atomic_load_explicit(&log->jindex_errors, memory_order_relaxed);
 }
 
 /* ---- retention ---- */
 
 int sl_log_retain(struct sl_log *log, int64_t now_ns, int64_t max_age_ns, uint64_t max_bytes)
 {
-	uint64_t total = 0;
-	int removed = 0;
+	uint64_t total = 0, victims[64];
+	int removed = 0, n = 0;
 
-	pthread_mutex_lock(&log->lock);
-	for (unsigned i = 0; i < log->nsegs; i++)
-		total += log->segs[i].file_bytes;
-	while (log->nsegs > 1) {
-		struct segdesc *d = &log->segs[0];
-		bool old = max_age_ns > 0 && d->last_ts < now_ns - max_age_ns;
-		bool big = max_bytes > 0 && total > max_bytes;
+	/* Descriptors leave the list under the lock; the files are deleted
+	 * after it is released, so readers never wait on an unlink. A reader
+	 * that already opened a file keeps reading it. */
+	do {
+		pthread_mutex_lock(&log->lock);
+		total = 0;
+		for (unsigned i = 0; i < log->nsegs; i++)
+			total += log->segs[i].file_bytes;
+		for (n = 0; log->nsegs > 1 && n < (int)SL_ARRAY_SIZE(victims); n++) {
+			struct segdesc *d = &log->segs[0];
+			bool old = max_age_ns > 0 && d->last_ts < now_ns - max_age_ns;
+			bool big = max_bytes > 0 && total > max_bytes;
 
-		/* Only sealed segments go: the active one and one still draining
-		 * after a roll stay. */
-		if (!d->sealed || d->active || (!old && !big))
-			break;
-		if (sl_seg_remove(log->dirfd, d->base_seq) < 0)
-			break;
-		total -= d->file_bytes;
-		memmove(&log->segs[0], &log->segs[1], (log->nsegs - 1) * sizeof(*d));
-		log->nsegs--;
-		removed++;
-	}
-	pthread_mutex_unlock(&log->lock);
+			/* Only sealed segments go: the active one and one still
+			 * draining after a roll stay. */
+			if (!d->sealed || d->active || (!old && !big))
+				break;
+			victims[n] = d->base_seq;
+			total -= d->file_bytes;
+			memmove(&log->segs[0], &log->segs[1], (log->nsegs - 1) * sizeof(*d));
+			log->nsegs--;
+		}
+		pthread_mutex_unlock(&log->lock);
+		for (int i = 0; i < n; i++)
+			sl_seg_remove(log->dirfd, victims[i]);
+		removed += n;
+	} while (n == (int)SL_ARRAY_SIZE(victims));
 	return removed;
 }
 

@@ -8,11 +8,11 @@
  * sl_log_append(), sl_store_poll() and the open/close/retention calls. Readers
  * (sl_reader_*) may run on any other threads at the same time.
  *
- * Blocking: sl_log_append() and sl_store_poll() never wait for I/O, except
- * for cold work done inline once per segment: the append that rolls to a
- * new segment creates it (open, fallocate, header write, fdatasync,
- * directory fsync), and the poll that finds the previous one fully durable
- * seals it (index tail, header rewrite, fdatasync, close). sl_log_open(),
+ * Blocking: sl_log_append() and sl_store_poll() never wait for I/O or for
+ * file creation. The store's janitor thread (storage/janitor.h) creates the
+ * next segment after a roll, while appends go on into the staging ring, and
+ * seals the previous one. Only a roll into a new epoch (once per 2^40
+ * records of a shard) creates its segment inline. sl_log_open(),
  * sl_log_close(), sl_log_sync(), sl_log_retain() and every reader call
  * block.
  *
@@ -174,7 +174,9 @@ uint64_t sl_log_trim_horizon(struct sl_log *log);
  * Retention: deletes whole sealed segments, oldest first, while the oldest
  * one's newest record is older than now_ns - max_age_ns (0: no age limit) or
  * while the log holds more than max_bytes (0: no size limit). The active
- * segment is never deleted. Returns the number of segments deleted.
+ * segment is never deleted. Returns the number of segments deleted. Any
+ * thread; blocks on the unlinks (made outside the segment list's lock, so
+ * readers do not wait for them): the owner should not call it.
  */
 int sl_log_retain(struct sl_log *log, int64_t now_ns, int64_t max_age_ns, uint64_t max_bytes);
 

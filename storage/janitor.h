@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store's janitor: one background thread that does the blocking file
+ * work of shard logs, so that neither an append nor a poll waits for it:
+ * creating the next segment after a roll (open, fallocate, header,
+ * fdatasync, directory fsync, index files), sealing the previous one
+ * (index tail, header rewrite, fdatasync, truncation, close) and deleting
+ * segments that retention dropped.
+ *
+ * The owner hands a job over once per segment (a short mutex-protected
+ * list push: a cold path) and learns the outcome through the job's state,
+ * published with a release store that it reads with acquire. A job is owned
+ * by the janitor from sl_janitor_push() until it publishes its state.
+ */
+#ifndef SL_STORAGE_JANITOR_H
+#define SL_STORAGE_JANITOR_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct sl_janitor;
+
+enum sl_job_kind {
+	SL_JOB_CREATE = 1, /* make the segment files of a wseg */
+	SL_JOB_SEAL,       /* seal a wseg and free it */
+	SL_JOB_UNLINK,     /* remove the files of a segment, free the job */
+};
+
+struct sl_job {
+	struct sl_job *next;
+	enum sl_job_kind kind;
+	void (*fn)(struct sl_job *job); /* runs on the janitor thread */
+};
+
+int sl_janitor_start(struct sl_janitor **ret);
+/* Runs every job still queued, then stops the thread. NULL-safe. */
+void sl_janitor_stop(struct sl_janitor *j);
+void sl_janitor_push(struct sl_janitor *j, struct sl_job *job);
+
+#endif
