@@ -37,6 +37,7 @@ struct sl_io {
 	unsigned prepared; /* prepared, not submitted */
 	bool files_registered;
 	bool buffers_registered;
+	bool async_writes;
 #ifdef SL_HAVE_LIBURING
 	struct io_uring ring;
 	bool ring_ready;
@@ -182,6 +183,11 @@ int sl_io_buffer_register(struct sl_io *io, unsigned slot, void *base, size_t le
 	return -EOPNOTSUPP;
 }
 
+void sl_io_set_async_writes(struct sl_io *io, bool on)
+{
+	io->async_writes = on;
+}
+
 bool sl_io_has_room(const struct sl_io *io, unsigned n)
 {
 	return io->inflight + n <= io->depth;
@@ -234,6 +240,8 @@ int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *b
 			sqe->flags |= IOSQE_FIXED_FILE;
 		if (link)
 			sqe->flags |= IOSQE_IO_LINK;
+		if (io->async_writes)
+			sqe->flags |= IOSQE_ASYNC;
 		io_uring_sqe_set_data64(sqe, user_data);
 		io->prepared++;
 		io->inflight++;

@@ -65,6 +65,13 @@ int sl_io_file_set(struct sl_io *io, unsigned slot, int fd, struct sl_io_file *f
  * kernel refused (the caller then writes unregistered). */
 int sl_io_buffer_register(struct sl_io *io, unsigned slot, void *base, size_t len);
 
+/* With on, io_uring writes go straight to its worker threads
+ * (IOSQE_ASYNC) instead of being tried inline: a direct write into
+ * preallocated (unwritten) ext4 extents takes the inode's extent lock in
+ * the submitting thread, which then blocks behind the conversion of earlier
+ * writes. No effect on the sync backend. */
+void sl_io_set_async_writes(struct sl_io *io, bool on);
+
 /* Room for n more prepared operations without exceeding depth. */
 bool sl_io_has_room(const struct sl_io *io, unsigned n);
 

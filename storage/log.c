@@ -129,6 +129,8 @@ int sl_store_create(const struct sl_store_config *c, struct sl_store **ret)
 		goto fail;
 	r = sl_io_create(st->cfg.backend, c->io_depth, c->max_logs * 2, c->max_logs, &st->uring_err,
 	                 &st->io);
+	if (r == 0)
+		sl_io_set_async_writes(st->io, c->async_writes != 0);
 	if (r < 0) {
 		sl_err_set(r, "cannot set up the %s I/O backend",
 		           sl_io_backend_name(st->cfg.backend));

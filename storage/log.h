@@ -54,7 +54,9 @@ struct sl_reader;
 	  "bytes of log between two index entries")                                                \
 	X(pending_batches, uint32_t, 4096, 16, 1u << 20,                                           \
 	  "batches a log tracks between append and durable ack")                                   \
-	X(io_depth, uint32_t, 1024, 8, 32768, "operations in flight per store")
+	X(io_depth, uint32_t, 1024, 8, 32768, "operations in flight per store")                    \
+	X(async_writes, uint32_t, 1, 0, 1,                                                         \
+	  "1: io_uring writes run on its workers, so the poll thread never blocks in ext4")
 
 struct sl_store_config {
 #define SL_X_FIELD(name, type, def, min, max, doc) type name;
