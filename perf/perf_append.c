@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "compiler.h"
 #include "err.h"
+#include "fs.h"
 #include "hist.h"
 #include "log.h"
 
@@ -222,27 +223,6 @@ static uint64_t next_pow2(uint64_t v)
 	while (p < v)
 		p <<= 1;
 	return p;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -1300,7 +1280,7 @@ static int run_case(const struct case_def *d, struct case_result *cr, double int
 		r = -ENOMEM;
 		goto out;
 	}
-	r = mkdir_p(dir);
+	r = sl_mkdir_p(dir);
 	if (r < 0)
 		goto out;
 	r = store_make(c, &x.st);
@@ -1919,7 +1899,7 @@ int main(int argc, char **argv)
 	}
 
 	made_base_dir = stat(o.dir, &sb) != 0;
-	r = mkdir_p(o.dir);
+	r = sl_mkdir_p(o.dir);
 	if (r < 0) {
 		fprintf(stderr, "perf_append: cannot create %s: %s\n", o.dir, strerror(-r));
 		return 1;
@@ -1932,7 +1912,7 @@ int main(int argc, char **argv)
 		        (unsigned long long)(MIN_FREE_BYTES / MIB));
 		goto out_base;
 	}
-	r = mkdir_p(run_dir);
+	r = sl_mkdir_p(run_dir);
 	if (r < 0) {
 		fprintf(stderr, "perf_append: cannot create %s: %s\n", run_dir, strerror(-r));
 		goto out_base;

@@ -18,7 +18,7 @@ build() { # dir, extra meson args...
 	local dir=$1
 	shift
 	if [ ! -f "$dir/build.ninja" ]; then
-		meson setup "$dir" -Ddeveloper_mode=true "$@" >/dev/null || return 1
+		meson setup "$dir" -Ddeveloper_mode=true -Dwerror=true "$@" >/dev/null || return 1
 	fi
 	ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }

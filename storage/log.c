@@ -41,6 +41,7 @@
 #include "compiler.h"
 #include "crc32c.h"
 #include "err.h"
+#include "fs.h"
 #include "internal.h"
 
 /* ---- configuration ---- */
@@ -502,27 +503,6 @@ static void wait_janitor(struct sl_log *log)
 
 /* ---- open and close ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static void log_free(struct sl_log *log)
 {
 	if (!log)
@@ -619,7 +599,7 @@ int sl_log_open(struct sl_store *st, const char *dir, uint32_t shard_id, void *u
 	if (sl_io_buffer_register(st->io, id, log->ring, c->buffer_bytes) == 0)
 		log->buf_slot = (int)id;
 
-	r = mkdir_p(dir);
+	r = sl_mkdir_p(dir);
 	if (r < 0) {
 		sl_err_set(r, "cannot create log directory %s", dir);
 		goto fail;
