@@ -89,7 +89,9 @@ struct wseg {
 /* A write in flight, in position order. */
 struct wslot {
 	uint64_t start, end; /* data positions [start, end) it makes written */
+	uint32_t len;        /* bytes asked of the write, whole blocks */
 	bool done;
+	bool failed; /* written never passes a failed (or short) write */
 	struct io_op op;
 };
 
@@ -112,6 +114,7 @@ struct segdesc {
 	uint64_t file_bytes;
 	bool sealed;
 	bool active;
+	bool damaged; /* recovery found corruption in it: never dropped as empty */
 };
 
 struct sl_log {
@@ -205,11 +208,11 @@ int sl_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /*
  * Finds the next valid batch at or after offset start (8-byte steps) whose
- * base_seq is >= min_seq, within [start, end). Returns 0 and its offset and
- * header, or -ENOENT.
+ * records lie in [min_seq, max_seq), within [start, end). Returns 0 and its
+ * offset and header, or -ENOENT.
  */
-int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t *ret_off,
-                  struct sl_batch_hdr *ret_hdr);
+int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t max_seq,
+                  uint64_t *ret_off, struct sl_batch_hdr *ret_hdr);
 
 /*
  * Reads the batch at off into *buf (grown as needed, up to room bytes) and

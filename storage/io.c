@@ -188,6 +188,21 @@ void sl_io_set_async_writes(struct sl_io *io, bool on)
 	io->async_writes = on;
 }
 
+void sl_io_buffer_unregister(struct sl_io *io, unsigned slot)
+{
+#ifdef SL_HAVE_LIBURING
+	if (io->backend == SL_IO_URING && io->buffers_registered) {
+		struct iovec iov = {.iov_base = NULL, .iov_len = 0};
+		__u64 tag = 0;
+
+		io_uring_register_buffers_update_tag(&io->ring, slot, &iov, &tag, 1);
+	}
+#else
+	(void)io;
+	(void)slot;
+#endif
+}
+
 bool sl_io_has_room(const struct sl_io *io, unsigned n)
 {
 	return io->inflight + n <= io->depth;
@@ -311,14 +326,15 @@ int sl_io_submit(struct sl_io *io)
 	if (io->backend == SL_IO_URING) {
 		int r;
 
-		if (n == 0)
+		if (n == 0 && io_uring_sq_ready(&io->ring) == 0)
 			return 0;
 		do {
 			r = io_uring_submit(&io->ring);
 		} while (r == -EINTR);
 		if (r < 0)
 			return r;
-		io->prepared = 0;
+		/* What the kernel did not take stays prepared for the next call. */
+		io->prepared -= SL_MIN((unsigned)r, io->prepared);
 		return r;
 	}
 #endif

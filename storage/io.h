@@ -65,6 +65,9 @@ int sl_io_file_set(struct sl_io *io, unsigned slot, int fd, struct sl_io_file *f
  * kernel refused (the caller then writes unregistered). */
 int sl_io_buffer_register(struct sl_io *io, unsigned slot, void *base, size_t len);
 
+/* Gives the pages of a registered buffer back (before they are freed). */
+void sl_io_buffer_unregister(struct sl_io *io, unsigned slot);
+
 /* With on, io_uring writes go straight to its worker threads
  * (IOSQE_ASYNC) instead of being tried inline: a direct write into
  * preallocated (unwritten) ext4 extents takes the inode's extent lock in

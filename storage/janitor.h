@@ -3,9 +3,10 @@
  * The store's janitor: one background thread that does the blocking file
  * work of shard logs, so that neither an append nor a poll waits for it:
  * creating the next segment after a roll (open, fallocate, header,
- * fdatasync, directory fsync, index files), sealing the previous one
- * (index tail, header rewrite, fdatasync, truncation, close) and deleting
- * segments that retention dropped.
+ * fdatasync, directory fsync, index files) and sealing the previous one
+ * (index tail, header rewrite, fdatasync, truncation, close). Errors reach
+ * the owner as -errno through the log; the thread-local message of
+ * sl_err_set() stays on the janitor's thread.
  *
  * The owner hands a job over once per segment (a short mutex-protected
  * list push: a cold path) and learns the outcome through the job's state,
@@ -23,7 +24,6 @@ struct sl_janitor;
 enum sl_job_kind {
 	SL_JOB_CREATE = 1, /* make the segment files of a wseg */
 	SL_JOB_SEAL,       /* seal a wseg and free it */
-	SL_JOB_UNLINK,     /* remove the files of a segment, free the job */
 };
 
 struct sl_job {

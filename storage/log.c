@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -406,8 +407,9 @@ static int roll(struct sl_log *log, uint64_t new_base)
 }
 
 /* Writes the rest of the index and the sealed header, gives back the
- * unused preallocation. Blocks: runs on the janitor, or in close. The
- * file must no longer be registered with the I/O queue. */
+ * unused preallocation. Blocks: runs on the janitor, or in close. No data
+ * write or fdatasync of s may be in flight (index writes may: they cover
+ * entries below idx_sub, this writes the rest). */
 static int seal(struct sl_log *log, struct wseg *s)
 {
 	uint64_t end_off = SL_SEG_HDR_BYTES + (s->pos_end - s->pos_base);
@@ -522,7 +524,9 @@ static void log_free(struct sl_log *log)
 		}
 	}
 	if (log->dirfd >= 0)
-		close(log->dirfd);
+		close(log->dirfd); /* also drops the directory lock */
+	if (log->buf_slot >= 0)
+		sl_io_buffer_unregister(log->st->io, (unsigned)log->buf_slot);
 	pthread_mutex_destroy(&log->lock);
 	free(log->segs);
 	free(log->ring);
@@ -543,7 +547,7 @@ static void drop_empty_segments(struct sl_log *log, struct sl_log_report *rep)
 	for (unsigned i = 0; i < log->nsegs; i++) {
 		struct segdesc *d = &log->segs[i];
 
-		if (!d->active && d->first_ts == INT64_MIN) {
+		if (!d->active && !d->damaged && d->first_ts == INT64_MIN) {
 			if (sl_seg_remove(log->dirfd, d->base_seq) == 0) {
 				rep->removed_empty++;
 				rep->segments--;
@@ -607,6 +611,12 @@ int sl_log_open(struct sl_store *st, const char *dir, uint32_t shard_id, void *u
 	log->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (log->dirfd < 0) {
 		r = sl_err_set(-errno, "cannot open log directory %s", dir);
+		goto fail;
+	}
+	/* One writer per log directory, in this process or another. */
+	if (flock(log->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		r = sl_err_set(errno == EWOULDBLOCK ? -EBUSY : -errno,
+		               "log directory %s is open elsewhere", dir);
 		goto fail;
 	}
 	memset(&rep, 0, sizeof(rep));
@@ -731,8 +741,11 @@ int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned 
 
 		if (log->prev)
 			goto throttle; /* the previous roll is still draining */
-		if (sl_seq_epoch(log->next_seq + n) != sl_seq_epoch(log->next_seq))
+		if (sl_seq_epoch(log->next_seq + n) != sl_seq_epoch(log->next_seq)) {
+			if (sl_seq_epoch(log->next_seq) + 1 >= (1ull << SL_SEQ_EPOCH_BITS))
+				return -EOVERFLOW; /* every sequence number is used */
 			base = sl_seq_first_of_epoch(sl_seq_epoch(log->next_seq) + 1);
+		}
 		r = roll(log, base);
 		if (r < 0)
 			return r;
@@ -870,10 +883,11 @@ static void flush_writes(struct sl_log *log)
 		link = log->wq_n == 0 && !s->sync_busy && end == seg_end;
 
 		w = &log->wq[(log->wq_head + log->wq_n) % c->write_depth];
-		*w = (struct wslot){.start = log->sub, .end = end};
+		*w = (struct wslot){.start = log->sub,
+		                    .end = end,
+		                    .len = (uint32_t)(sl_align_up(end, SL_BLOCK) - start)};
 		w->op = (struct io_op){.kind = OP_WRITE, .log = log, .seg = s, .arg = end};
-		if (sl_io_prep_write(io, &s->file, log->ring + ridx,
-		                     sl_align_up(end, SL_BLOCK) - start,
+		if (sl_io_prep_write(io, &s->file, log->ring + ridx, w->len,
 		                     (off_t)(SL_SEG_HDR_BYTES + (start - s->pos_base)),
 		                     log->buf_slot, link, (uint64_t)(uintptr_t)&w->op) < 0)
 			return;
@@ -937,10 +951,15 @@ static void complete(struct sl_store *st, const struct sl_io_cqe *cqe)
 	case OP_WRITE: {
 		struct wslot *w = (struct wslot *)((char *)op - offsetof(struct wslot, op));
 
-		if (cqe->res < 0)
-			log_fail(log, cqe->res);
+		/* A short write is a failed one: the bytes after it are not on
+		 * disk, and a later fdatasync must not be taken to cover them. */
+		if (cqe->res < 0 || (uint32_t)cqe->res != w->len) {
+			log_fail(log, cqe->res < 0 ? cqe->res : -EIO);
+			w->failed = true;
+		}
 		w->done = true;
-		while (log->wq_n > 0 && log->wq[log->wq_head].done) {
+		while (log->wq_n > 0 && log->wq[log->wq_head].done &&
+		       !log->wq[log->wq_head].failed) {
 			log->written = SL_MAX(log->written, log->wq[log->wq_head].end);
 			log->wq_head = (log->wq_head + 1) % st->cfg.write_depth;
 			log->wq_n--;
@@ -1156,8 +1175,17 @@ int sl_log_close(struct sl_log *log)
 	/* Operations still in flight (index writes, or those of a failed log)
 	 * refer to memory freed below: wait them out. */
 	while ((log->cur && log->cur->inflight) || (log->prev && log->prev->inflight)) {
-		if (store_work(st, true) < 0)
-			break;
+		int w = store_work(st, true);
+
+		if (w < 0) {
+			/* The queue itself failed: completions may still come
+			 * for this log's memory, so it is leaked, not freed. */
+			log->st->logs[log->id] = NULL;
+			for (unsigned i = 0; i < st->nopen; i++)
+				if (st->open[i] == log)
+					st->open[i] = st->open[--st->nopen];
+			return w;
+		}
 	}
 	if (r == 0)
 		r = log->err;

@@ -145,8 +145,9 @@ static uint64_t seg_room(const struct sl_reader *r)
 {
 	/* Only a sealed segment's end is known; in the active one a batch is
 	 * bounded by the file and the length checks. */
-	return r->seg.sealed ? (r->off < r->seg.end_offset ? r->seg.end_offset - r->off : 0)
-	                     : UINT64_MAX - r->off;
+	uint64_t end = r->seg.sealed ? r->seg.end_offset : r->seg.file_bytes;
+
+	return r->off < end ? end - r->off : 0;
 }
 
 /* Opens the segment holding next_seq and finds the batch to start from. */
@@ -259,8 +260,13 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 				continue;
 			}
 			/* Corruption inside sealed data. */
+			uint64_t max_seq =
+			        r->seg.next_seq
+			                ? r->seg.next_seq
+			                : sl_seq_first_of_epoch(sl_seq_epoch(r->seg.base_seq) + 1);
+
 			if (sl_seg_resync(r->fd, r->off + 8, r->seg.end_offset, r->next_seq + 1,
-			                  &noff, &h) == 0) {
+			                  max_seq, &noff, &h) == 0) {
 				r->stats.corrupt_batches++;
 				r->stats.corrupt_first_seq = r->next_seq;
 				r->stats.corrupt_last_seq = h.base_seq - 1;

@@ -242,6 +242,35 @@ static int cut_and_seal(int fd, uint64_t base_seq, uint64_t end, uint64_t capaci
 	return 0;
 }
 
+/*
+ * Whether an index entry of the segment names a valid batch after offset
+ * off. Index entries are written only for durable batches, so such an entry
+ * proves that an invalid batch at off was durable too: corruption, not a
+ * torn tail. Returns the entry's offset, or 0.
+ */
+static uint64_t durable_evidence_after(int dirfd, int fd, uint64_t base_seq, uint64_t off,
+                                       uint64_t room_end, uint8_t **buf, size_t *cap)
+{
+	struct sl_idx_entry *e = NULL;
+	uint64_t found = 0;
+	uint32_t n = 0;
+
+	sl_index_load_idx(dirfd, base_seq, &e, &n);
+	for (uint32_t k = n; k-- > 0 && e[k].offset > off;) {
+		struct sl_batch_hdr h;
+
+		if (e[k].offset < room_end &&
+		    sl_seg_read_batch(fd, e[k].offset, room_end - e[k].offset,
+		                      base_seq + e[k].rel_seq, buf, cap, &h) == 0 &&
+		    h.crc == e[k].batch_crc) {
+			found = e[k].offset;
+			break;
+		}
+	}
+	free(e);
+	return found;
+}
+
 /* next_base is the base of the following segment, or 0 for the last. */
 static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_base,
                            bool may_be_torn, struct sl_log_report *rep, struct segdesc *ret)
@@ -255,9 +284,10 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 	uint32_t tix_n = 0, kept, loaded;
 	uint8_t *buf = NULL;
 	size_t cap = 0;
-	uint64_t off, expect, end_limit, size, last_index_off;
+	uint64_t off, expect, end_limit, size, last_index_off, seq_limit;
 	int64_t first_ts = INT64_MIN, last_ts = INT64_MIN;
 	bool sealed, end_known, hdr_ok, rebuild = false, torn = false;
+	uint32_t corrupt_before = rep->corrupt_batches;
 	int fd, bad, r;
 
 	sl_seg_name(name, base_seq, "log");
@@ -292,6 +322,11 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 		hdr.end_offset = size;
 	}
 	end_limit = sealed ? SL_MIN(hdr.end_offset, size) : size;
+	/* Sequence numbers of this segment stay in its epoch and below the next
+	 * segment's base: a batch found by resync must too. */
+	seq_limit = sl_seq_first_of_epoch(sl_seq_epoch(base_seq) + 1);
+	if (next_base > base_seq && next_base < seq_limit)
+		seq_limit = next_base;
 	r = 0;
 
 	/* Index: keep the valid prefix, then the last point that verifies. */
@@ -367,13 +402,22 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 		}
 		if (r != -EBADMSG && r != -ENODATA)
 			goto out;
+		/* An invalid batch in unsealed data is a torn tail unless the
+		 * index proves it was durable. */
+		if (!sealed && r == -EBADMSG &&
+		    durable_evidence_after(log->dirfd, fd, base_seq, off, end_limit, &buf, &cap)) {
+			sealed = true;
+			end_known = true;
+			hdr.end_offset = end_limit;
+		}
 		if (sealed && off < end_limit && (end_known || r == -EBADMSG)) {
 			/* Corruption inside sealed data: report, skip to the
 			 * next valid batch. */
 			uint64_t noff;
 			struct sl_batch_hdr nh;
 
-			r = sl_seg_resync(fd, off + 8, end_limit, expect + 1, &noff, &nh);
+			r = sl_seg_resync(fd, off + 8, end_limit, expect + 1, seq_limit, &noff,
+			                  &nh);
 			if (r == 0) {
 				note_corruption(rep, expect, nh.base_seq - 1);
 				off = noff;
@@ -428,6 +472,7 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 	        .end_offset = off,
 	        .file_bytes = size,
 	        .sealed = true,
+	        .damaged = rep->corrupt_batches > corrupt_before,
 	};
 	if (first_ts == INT64_MIN)
 		ret->next_seq = base_seq;
@@ -455,7 +500,7 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 	DIR *d;
 	int dfd, r = 0;
 
-	dfd = dup(log->dirfd);
+	dfd = fcntl(log->dirfd, F_DUPFD_CLOEXEC, 0);
 	if (dfd < 0)
 		return -errno;
 	d = fdopendir(dfd);

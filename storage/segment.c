@@ -237,8 +237,8 @@ int sl_seg_read_batch(int fd, uint64_t off, uint64_t room, uint64_t expect, uint
 	return 0;
 }
 
-int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t *ret_off,
-                  struct sl_batch_hdr *ret_hdr)
+int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64_t max_seq,
+                  uint64_t *ret_off, struct sl_batch_hdr *ret_hdr)
 {
 	enum { CHUNK = 1 << 20 };
 	uint8_t *chunk = NULL, *bbuf = NULL;
@@ -266,7 +266,7 @@ int sl_seg_resync(int fd, uint64_t start, uint64_t end, uint64_t min_seq, uint64
 				continue;
 			if (sl_seg_read_batch(fd, base + o, end - (base + o), 0, &bbuf, &bcap,
 			                      &h) == 0 &&
-			    h.base_seq >= min_seq) {
+			    h.base_seq >= min_seq && h.base_seq + h.count <= max_seq) {
 				*ret_off = base + o;
 				*ret_hdr = h;
 				ret = 0;

@@ -4,8 +4,12 @@
  * I/O backend (SLUICE_IO_BACKEND=uring|sync, set by meson). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -457,4 +461,121 @@ Test(log, ten_mib_records_when_configured)
 	t_rm_rf(d2);
 	free(d2);
 	free(data);
+}
+
+/* A store whose writes are one 8 KiB chunk at a time, for the write-failure
+ * tests: RLIMIT_FSIZE makes the kernel cut or refuse writes past a file
+ * offset, as a full or failing disk would. The limit holds for the first
+ * poll (the first write only: one write in flight) and is lifted before the
+ * rest, so that later writes succeed. */
+static void fail_first_write_past(rlim_t limit, uint32_t len, struct sl_log_event *ret_ev,
+                                  int *ret_n, uint64_t *ret_seq, struct sl_log **ret_log,
+                                  struct sl_store **ret_st, char **ret_dir)
+{
+	struct sl_store_config c;
+	struct sl_record_in rec;
+	static uint8_t data[20000];
+	char key[32];
+	struct rlimit rl = {.rlim_cur = limit, .rlim_max = RLIM_INFINITY};
+	struct timespec pause = {0, 200000000};
+	int n = 0;
+
+	signal(SIGXFSZ, SIG_IGN);
+	t_small_config(&c);
+	c.write_depth = 1;
+	c.write_chunk_bytes = 8192;
+	*ret_dir = t_tmpdir("wfail");
+	cr_assert_eq(sl_store_create(&c, ret_st), 0);
+	cr_assert_eq(sl_log_open(*ret_st, *ret_dir, 1, NULL, NULL, ret_log), 0);
+	t_record(&rec, key, data, 0, len, 1);
+	cr_assert_eq(sl_log_append(*ret_log, &rec, 1, 42, SL_NOTIFY_WRITTEN | SL_NOTIFY_DURABLE,
+	                           ret_seq),
+	             0);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_assert_geq(sl_store_poll(*ret_st, ret_ev, 8), 0); /* submits the first write */
+	nanosleep(&pause, NULL);                             /* which completes meanwhile */
+	rl.rlim_cur = RLIM_INFINITY;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_assert_lt(sl_log_sync(*ret_log), 0, "the log must fail");
+	for (int tries = 0; tries < 100 && n < 8; tries++) {
+		int k = sl_store_poll(*ret_st, ret_ev + n, (unsigned)(8 - n));
+
+		cr_assert_geq(k, 0);
+		n += k;
+	}
+	*ret_n = n;
+}
+
+Test(log, a_short_write_fails_the_log_and_its_batch_is_never_durable)
+{
+	struct sl_log_event ev[8];
+	struct sl_log *l2;
+	struct sl_store *s2;
+	char *d2;
+	uint64_t seq;
+	int n;
+
+	/* The first 8 KiB write of a 20 KB batch stops after 6 KiB; the writes
+	 * after it would succeed, and a fdatasync after them must not be taken
+	 * to cover the hole. */
+	fail_first_write_past(SL_SEG_HDR_BYTES + 6144, 20000, ev, &n, &seq, &l2, &s2, &d2);
+	cr_assert_eq(n, 1, "one event for the batch");
+	cr_assert_eq(ev[0].kind, SL_EV_FAILED, "got kind %u", ev[0].kind);
+	cr_assert_eq(ev[0].cookie, 42);
+	cr_assert_lt(ev[0].err, 0);
+	cr_assert_leq(sl_log_durable_next(l2), seq, "nothing of the batch is durable");
+	cr_assert_leq(sl_log_written_next(l2), seq, "nor written");
+	uint64_t dummy;
+	struct sl_record_in rec = {.key = "k", .key_len = 1};
+	cr_assert_lt(sl_log_append(l2, &rec, 1, 0, 0, &dummy), 0, "a failed log takes nothing");
+	sl_store_free(s2);
+	t_rm_rf(d2);
+	free(d2);
+}
+
+Test(log, a_failed_write_is_never_reported_written)
+{
+	struct sl_log_event ev[8];
+	struct sl_log *l2;
+	struct sl_store *s2;
+	char *d2;
+	uint64_t seq;
+	int n;
+
+	/* A small batch in one write that fails with EFBIG. */
+	fail_first_write_past(SL_SEG_HDR_BYTES, 1000, ev, &n, &seq, &l2, &s2, &d2);
+	cr_assert_eq(n, 1, "only the failure is reported, got %d events", n);
+	cr_assert_eq(ev[0].kind, SL_EV_FAILED, "got kind %u", ev[0].kind);
+	cr_assert_eq(ev[0].err, -EFBIG);
+	cr_assert_leq(sl_log_written_next(l2), seq);
+	sl_store_free(s2);
+	t_rm_rf(d2);
+	free(d2);
+}
+
+Test(log, a_log_directory_has_one_writer)
+{
+	struct sl_log *again;
+
+	cr_assert_eq(sl_log_open(st, dir, 8, NULL, NULL, &again), -EBUSY);
+	/* Closing the first releases the directory. */
+	cr_assert_eq(sl_log_close(lg), 0);
+	cr_assert_eq(sl_log_open(st, dir, 8, NULL, NULL, &lg), 0);
+}
+
+Test(log, open_refuses_when_every_epoch_is_used)
+{
+	char path[4096];
+	struct sl_log *l2;
+	char *d2 = t_tmpdir("epoch");
+	uint64_t last = sl_seq_first_of_epoch((1ull << SL_SEQ_EPOCH_BITS) - 1);
+	FILE *f;
+
+	t_seg_path(path, sizeof(path), d2, last, "log");
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(sl_log_open(st, d2, 9, NULL, NULL, &l2), -EOVERFLOW);
+	t_rm_rf(d2);
+	free(d2);
 }
