@@ -170,6 +170,7 @@ struct sl_store {
 	struct sl_log **logs; /* max_logs slots, by log id */
 	struct sl_log **open; /* the open logs, compact */
 	unsigned nopen;
+	unsigned emit_next; /* where the next poll starts reporting */
 	struct sl_io_cqe *cqes;
 	unsigned cqe_cap;
 };

@@ -1116,8 +1116,17 @@ int sl_store_poll(struct sl_store *st, struct sl_log_event *ev, unsigned max)
 
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < st->nopen; i++)
+	/* Start where the last poll stopped, so that no log's events wait
+	 * behind the others' when ev is too small for all. */
+	for (unsigned k = 0; k < st->nopen; k++) {
+		unsigned i = (st->emit_next + k) % st->nopen;
+
 		n += emit(st->open[i], ev + n, max - (unsigned)n);
+		if ((unsigned)n == max && max > 0) {
+			st->emit_next = i + 1;
+			break;
+		}
+	}
 	return n;
 }
 
