@@ -11,7 +11,9 @@
  * it was issued is durable. While a fdatasync runs, new appends accumulate
  * and the next one covers them all (group commit). When nothing else is in
  * flight, the fdatasync is linked to the write (IOSQE_IO_LINK), so an idle
- * log acks in one write + one fdatasync round trip.
+ * log acks in one write + one fdatasync round trip. Writes go to io_uring's
+ * workers (IOSQE_ASYNC, async_writes) so that ext4's extent work on
+ * preallocated blocks never blocks the poll thread in io_uring_enter().
  *
  * The last block of a write is usually partial; the next write starts at
  * that block again and rewrites it. Two writes never cover the same block
@@ -37,6 +39,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -702,7 +705,8 @@ static void add_index_entry(struct sl_log *log, struct wseg *s, uint64_t pos, ui
 
 /*
  * Encoding cost is a memcpy of each record plus one CRC32C pass over the
- * batch (perf/perf_append: ~60 ns per 100 B record at 64 records per batch).
+ * batch: ~65 ns per 100 B record at 64 records per batch (perf/perf_append
+ * 100b-1: appends take half of one thread at 7.5 M durable records/s).
  */
 int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned n, uint64_t cookie,
                   unsigned notify, uint64_t *ret_first_seq)
