@@ -284,7 +284,7 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 	uint32_t tix_n = 0, kept, loaded;
 	uint8_t *buf = NULL;
 	size_t cap = 0;
-	uint64_t off, expect, end_limit, size, last_index_off, seq_limit;
+	uint64_t off, expect, end_limit, size, last_index_off, seq_limit, durable_end = 0;
 	int64_t first_ts = INT64_MIN, last_ts = INT64_MIN;
 	bool sealed, end_known, hdr_ok, rebuild = false, torn = false;
 	uint32_t corrupt_before = rep->corrupt_batches;
@@ -402,13 +402,24 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 		}
 		if (r != -EBADMSG && r != -ENODATA)
 			goto out;
-		/* An invalid batch in unsealed data is a torn tail unless the
-		 * index proves it was durable. */
-		if (!sealed && r == -EBADMSG &&
-		    durable_evidence_after(log->dirfd, fd, base_seq, off, end_limit, &buf, &cap)) {
-			sealed = true;
-			end_known = true;
-			hdr.end_offset = end_limit;
+		/* An invalid batch in unsealed data is a torn tail unless an
+		 * index point after it proves it durable: then it is
+		 * corruption, skipped, and the scan goes on (a torn tail may
+		 * still follow, and is cut as usual). */
+		if (!sealed && r == -EBADMSG && off >= durable_end)
+			durable_end = durable_evidence_after(log->dirfd, fd, base_seq, off,
+			                                     end_limit, &buf, &cap);
+		if (!sealed && r == -EBADMSG && off < durable_end) {
+			uint64_t noff;
+			struct sl_batch_hdr nh;
+
+			if (sl_seg_resync(fd, off + 8, end_limit, expect + 1, seq_limit, &noff,
+			                  &nh) == 0) {
+				note_corruption(rep, expect, nh.base_seq - 1);
+				off = noff;
+				expect = nh.base_seq;
+				continue;
+			}
 		}
 		if (sealed && off < end_limit && (end_known || r == -EBADMSG)) {
 			/* Corruption inside sealed data: report, skip to the

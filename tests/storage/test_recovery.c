@@ -767,7 +767,7 @@ Test(recovery, batch_bit_flips_in_a_sealed_segment_lose_only_that_batch)
  * one. The records of that segment are gone; every other one must stay
  * readable, and the empty segment is dropped.
  */
-Test(recovery, short_segment_file_loses_only_that_segment)
+Test(recovery, short_segment_file_loses_only_that_segment_and_is_kept_if_sealed)
 {
 	char logd[PATH_CAP], snap[PATH_CAP], seg[PATH_CAP];
 	static const uint64_t sizes[] = {0, 1, 63, 64, 100, 4095};
@@ -802,9 +802,17 @@ Test(recovery, short_segment_file_loses_only_that_segment)
 			lost = model_drop(&keep, lo, hi);
 			cr_assert_gt(lost, 100);
 
+			/* With its header gone the file is a crash leftover and
+			 * is dropped as empty; with the header intact it is a
+			 * sealed segment that lost data: kept, and reported as
+			 * corrupt at every open, never deleted by recovery. */
+			bool hdr_intact = sizes[z] >= 64;
+
 			lg = open_log(logd, &rep);
-			TALLY_EQ(&t, "segments", rep.segments, 2, ctx);
-			TALLY_EQ(&t, "removed_empty", rep.removed_empty, 1, ctx);
+			TALLY_EQ(&t, "segments", rep.segments, hdr_intact ? 3 : 2, ctx);
+			TALLY_EQ(&t, "removed_empty", rep.removed_empty, hdr_intact ? 0 : 1, ctx);
+			tally(&t, "a damaged segment is reported",
+			      !hdr_intact || rep.corrupt_batches > 0, "%s: corrupt_batches 0", ctx);
 			tally(&t, "corruption reported only inside the cut segment",
 			      rep.corrupt_batches == 0 ||
 			              (rep.corrupt_first_seq >= lo && rep.corrupt_last_seq <= hi),
@@ -820,7 +828,8 @@ Test(recovery, short_segment_file_loses_only_that_segment)
 			lg = open_log(logd, &rep2);
 			TALLY_EQ(&t, "reopen bad_headers", rep2.bad_headers, 0, ctx);
 			TALLY_EQ(&t, "reopen index_rebuilt", rep2.index_rebuilt, 0, ctx);
-			TALLY_EQ(&t, "reopen corrupt_batches", rep2.corrupt_batches, 0, ctx);
+			TALLY_EQ(&t, "reopen corrupt_batches", rep2.corrupt_batches > 0, hdr_intact,
+			         ctx);
 			TALLY_EQ(&t, "reopen next_seq", rep2.next_seq, sl_seq_first_of_epoch(3),
 			         ctx);
 			d = diff_log(lg, &keep, NULL);
@@ -1366,4 +1375,310 @@ Test(recovery, file_with_a_segment_name_and_garbage_content_does_not_break_open)
 	assert_log_is(lg, &m);
 	cr_assert_eq(sl_log_close(lg), 0);
 	model_free(&m);
+}
+
+/* ---- 7. corruption that the index proves, and segments with nothing left ---- */
+
+/*
+ * A log that crashed with 40 batches of 4 records of 200 bytes (1008 bytes
+ * each: an index point every 5th batch, 0 to 35) in its active segment: the
+ * directory is copied to snap while the log is open, once the index files
+ * hold all 8 points. Returns the segment's base; its batches go to b.
+ */
+static uint64_t build_crashed_log(const char *snap, struct model *m, struct bat *b)
+{
+	char logd[PATH_CAP], seg[PATH_CAP];
+	uint64_t bases[4];
+	struct sl_log *lg;
+
+	sub(logd, "log");
+	lg = open_log(logd, NULL);
+	fill(m, lg, 0, 160, 4, 200, 71);
+	cr_assert_eq(t_drain(st, lg, NULL), 0);
+	cr_assert_eq(sl_log_durable_next(lg), sl_log_next_seq(lg), "all durable");
+	cr_assert_eq(t_list_segments(logd, bases, 4), 1);
+	t_seg_path(seg, sizeof(seg), logd, bases[0], "log");
+	cr_assert_eq(walk_batches(seg, b, 64), 40);
+	cr_assert_eq(b[0].len, 1008);
+	cr_assert_eq(index_points(b, 40), 8);
+	cr_assert_eq(b[35].off - b[30].off, 5 * 1008, "the last index point is batch 35");
+	wait_index(logd, bases[0], 8);
+	copy_dir(logd, snap);
+	cr_assert_eq(sl_log_close(lg), 0);
+	return bases[0];
+}
+
+/* What the index files of the crashed copy hold when it is opened. */
+enum crash_index {
+	CI_WHOLE,      /* all 8 points, as written */
+	CI_TIX_BEHIND, /* .tix cut to 2 entries: the index is rebuilt by a full scan */
+	CI_IDX_BEHIND, /* .idx cut to 2 entries (batches 0 and 5), .tix whole: rebuilt */
+	CI_FIRST_ONLY, /* both cut to the entry of batch 0: nothing after batch 3 */
+};
+
+struct crash_case {
+	int corrupt; /* a batch whose payload has a flipped bit, proven durable; -1: none */
+	int torn;    /* likewise, but no index point after it verifies; -1: none */
+	enum crash_index index;
+	const char *what;
+};
+
+/* Cuts an index file of the crashed segment in work to n entries of esize. */
+static void cut_index(const char *work, uint64_t base, const char *ext, size_t esize, uint32_t n)
+{
+	char p[PATH_CAP];
+
+	t_seg_path(p, sizeof(p), work, base, ext);
+	cr_assert_gt(t_file_size(p), n * esize);
+	t_truncate(p, n * esize);
+}
+
+/*
+ * Opens a copy of the crashed log damaged as c says, twice (appending a few
+ * records in between), and tallies what recovery and the readers report.
+ * The torn batch is a torn tail: cut at the first open, with everything
+ * after it. The corrupt one is corruption: reported with exactly its range,
+ * nothing cut, every other record readable.
+ */
+static void crashed_flip_case(struct tally *t, const char *snap, const struct model *m,
+                              const struct bat *b, uint64_t base, const struct crash_case *c)
+{
+	char work[PATH_CAP], seg[PATH_CAP];
+	const struct bat *x = c->corrupt >= 0 ? &b[c->corrupt] : NULL;
+	const struct bat *y = c->torn >= 0 ? &b[c->torn] : NULL;
+	const uint64_t lo = x ? x->seq : 0, hi = x ? x->seq + x->count - 1 : 0;
+	/* Where the valid data ends once the torn tail is cut. */
+	const uint64_t data_end = y ? y->off : b[39].off + b[39].len;
+	struct model keep = {0};
+
+	sub(work, "work");
+	restore(snap, work);
+	t_seg_path(seg, sizeof(seg), work, base, "log");
+	if (x)
+		t_flip_bit(seg, x->off + x->len / 2, 5);
+	if (y)
+		t_flip_bit(seg, y->off + y->len / 3, 2);
+	switch (c->index) {
+	case CI_WHOLE:
+		break;
+	case CI_TIX_BEHIND:
+		cut_index(work, base, "tix", sizeof(struct sl_tix_entry), 2);
+		break;
+	case CI_IDX_BEHIND:
+		cut_index(work, base, "idx", sizeof(struct sl_idx_entry), 2);
+		break;
+	case CI_FIRST_ONLY:
+		cut_index(work, base, "idx", sizeof(struct sl_idx_entry), 1);
+		cut_index(work, base, "tix", sizeof(struct sl_tix_entry), 1);
+		break;
+	}
+	model_copy(&keep, m);
+	if (y)
+		cr_assert_eq(model_drop(&keep, y->seq, UINT64_MAX), (size_t)(40 - c->torn) * 4);
+	if (x)
+		cr_assert_eq(model_drop(&keep, lo, hi), x->count);
+
+	for (int round = 0; round < 2; round++) {
+		struct sl_log_report rep;
+		struct sl_reader_stats rs;
+		struct sl_seg_hdr h = {0};
+		struct sl_log *lg;
+		char ctx[160];
+		const char *d;
+		/* A full scan at open meets the corrupt batch; one that starts
+		 * at the last index point does not, and leaves it to the
+		 * readers, as in a sealed segment. */
+		bool scanned = round == 0 && c->index != CI_WHOLE;
+
+		snprintf(ctx, sizeof(ctx), "%s, %s open", c->what, round ? "second" : "first");
+		t->cases++;
+		lg = open_log(work, &rep);
+		TALLY_EQ(t, "bad_headers", rep.bad_headers, 0, ctx);
+		TALLY_EQ(t, "segments", rep.segments, 1 + round, ctx);
+		TALLY_EQ(t, "removed_empty", rep.removed_empty, 0, ctx);
+		TALLY_EQ(t, "first_seq", rep.first_seq, keep.e[0].seq, ctx);
+		TALLY_EQ(t, "last_seq", rep.last_seq, keep.e[keep.n - 1].seq, ctx);
+		TALLY_EQ(t, "next_seq", rep.next_seq, sl_seq_first_of_epoch(2 + (uint64_t)round),
+		         ctx);
+		TALLY_EQ(t, "torn_segments", rep.torn_segments, y && round == 0, ctx);
+		if (y && round == 0)
+			TALLY_EQ(t, "torn_offset", rep.torn_offset, y->off, ctx);
+		if (x && scanned)
+			TALLY_EQ(t, "corrupt_batches", rep.corrupt_batches, 1, ctx);
+		else if (x)
+			tally(t, "corrupt_batches", rep.corrupt_batches <= 1,
+			      "%s: corrupt_batches %u", ctx, rep.corrupt_batches);
+		else
+			TALLY_EQ(t, "corrupt_batches", rep.corrupt_batches, 0, ctx);
+		if (rep.corrupt_batches > 0) {
+			TALLY_EQ(t, "corrupt_first_seq", rep.corrupt_first_seq, lo, ctx);
+			TALLY_EQ(t, "corrupt_last_seq", rep.corrupt_last_seq, hi, ctx);
+		}
+		d = diff_log(lg, &keep, &rs);
+		tally(t, "records read", d == NULL, "%s: %s", ctx, d);
+		TALLY_EQ(t, "reader corrupt_batches", rs.corrupt_batches, x != NULL, ctx);
+		if (x) {
+			TALLY_EQ(t, "reader corrupt_first_seq", rs.corrupt_first_seq, lo, ctx);
+			TALLY_EQ(t, "reader corrupt_last_seq", rs.corrupt_last_seq, hi, ctx);
+			/* Nothing cut: the damaged batch and every valid one
+			 * after it are still in the file. */
+			tally(t, "data kept", t_file_size(seg) >= data_end,
+			      "%s: segment file is %" PRIu64 " bytes, data ends at %" PRIu64, ctx,
+			      t_file_size(seg), data_end);
+			tally(t, "the damaged batch stays on disk",
+			      walk_batches(seg, (struct bat[64]){0}, 64) >= c->corrupt + 1,
+			      "%s: batch %d is gone", ctx, c->corrupt);
+		}
+		if (y)
+			tally(t, "sealed at the cut",
+			      read_seg_hdr(seg, &h) && h.state == SL_SEG_SEALED &&
+			              h.end_offset == y->off,
+			      "%s: state %u, end_offset %" PRIu64 ", want %" PRIu64, ctx, h.state,
+			      h.end_offset, y->off);
+		if (round == 0) {
+			fill(&keep, lg, 1000, 6, 3, 200, 72);
+			cr_assert_eq(t_drain(st, lg, NULL), 0);
+		}
+		cr_assert_eq(sl_log_close(lg), 0);
+	}
+	model_free(&keep);
+}
+
+/*
+ * In an unsealed segment, an invalid batch is a torn tail unless an index
+ * entry that verifies against its batch lies after it: index entries are
+ * written only for durable batches, so that entry proves the invalid batch
+ * was durable (acked) too. It is then corruption: reported with its range,
+ * nothing is cut, and the batches after it stay readable. Batch 3 lies
+ * between the index points of batches 0 and 5; with the index whole,
+ * recovery scans only from batch 35 on, so the other cases make it scan the
+ * whole segment, as it does when one index file lags behind the other. The
+ * last case also has a torn last batch, after the last index point.
+ */
+Test(recovery, corruption_before_an_index_point_in_an_unsealed_segment_is_not_cut)
+{
+	static const struct crash_case cases[] = {
+	        {3, -1, CI_WHOLE, "batch 3, index whole"},
+	        {3, -1, CI_TIX_BEHIND, "batch 3, .tix behind (full scan)"},
+	        {3, -1, CI_IDX_BEHIND, "batch 3, .idx holds batches 0 and 5 (full scan)"},
+	        {20, -1, CI_TIX_BEHIND, "batch 20, .tix behind (full scan)"},
+	        {3, 39, CI_TIX_BEHIND, "batch 3, torn batch 39, .tix behind (full scan)"},
+	};
+	char snap[PATH_CAP];
+	struct model m = {0};
+	struct tally t = {0};
+	struct bat b[64];
+	uint64_t base;
+
+	sub(snap, "snap");
+	base = build_crashed_log(snap, &m, b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		crashed_flip_case(&t, snap, &m, b, base, &cases[i]);
+	cr_assert_eq(t.cases, 2 * sizeof(cases) / sizeof(cases[0]));
+	model_free(&m);
+	tally_assert(&t);
+}
+
+/* The counterparts: with no index entry after it that verifies, the invalid
+ * batch is a torn tail, cut with everything after it: the last batch (after
+ * the last index point), and batch 3 when the index holds only batch 0. */
+Test(recovery, invalid_batch_with_no_index_point_after_it_in_an_unsealed_segment_is_a_torn_tail)
+{
+	static const struct crash_case cases[] = {
+	        {-1, 39, CI_WHOLE, "torn batch 39 (the last), index whole"},
+	        {-1, 37, CI_WHOLE, "torn batch 37 (after the last index point), index whole"},
+	        {-1, 39, CI_TIX_BEHIND, "torn batch 39 (the last), .tix behind (full scan)"},
+	        {-1, 3, CI_FIRST_ONLY, "torn batch 3, index holds only batch 0"},
+	};
+	char snap[PATH_CAP];
+	struct model m = {0};
+	struct tally t = {0};
+	struct bat b[64];
+	uint64_t base;
+
+	sub(snap, "snap");
+	base = build_crashed_log(snap, &m, b);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		crashed_flip_case(&t, snap, &m, b, base, &cases[i]);
+	cr_assert_eq(t.cases, 2 * sizeof(cases) / sizeof(cases[0]));
+	model_free(&m);
+	tally_assert(&t);
+}
+
+/*
+ * A sealed segment in which recovery finds corruption is never deleted as
+ * empty, even when not one of its batches is valid: it held acked records,
+ * and the report must keep saying so. One bit of every batch of one segment
+ * (the oldest, the middle one, the newest) is flipped; the other segments
+ * read back intact, at the open and after a reopen.
+ */
+Test(recovery, a_sealed_segment_with_no_valid_batch_is_kept_and_reported)
+{
+	char logd[PATH_CAP], snap[PATH_CAP], seg[PATH_CAP];
+	static struct bat b[256];
+	struct model m = {0};
+	struct tally t = {0};
+	uint64_t bases[8];
+
+	sub(logd, "log");
+	sub(snap, "snap");
+	cr_assert_eq(build_sealed_log(snap, &m, 2200, 8, 1000, 73), 3);
+	cr_assert_eq(t_list_segments(snap, bases, 8), 3);
+
+	for (int s = 0; s < 3; s++) {
+		uint64_t lo = bases[s], hi = s + 1 < 3 ? bases[s + 1] - 1 : UINT64_MAX;
+		struct model keep = {0};
+		int nb;
+
+		restore(snap, logd);
+		t_seg_path(seg, sizeof(seg), logd, bases[s], "log");
+		nb = walk_batches(seg, b, 256);
+		cr_assert_geq(nb, 20);
+		for (int k = 0; k < nb; k++)
+			t_flip_bit(seg,
+			           b[k].off + SL_BATCH_HDR_BYTES +
+			                   (k * 97) % (b[k].len - SL_BATCH_HDR_BYTES),
+			           k % 8);
+		cr_assert_eq(walk_batches(seg, b, 256), nb, "headers intact, payloads damaged");
+		model_copy(&keep, &m);
+		cr_assert_gt(model_drop(&keep, lo, hi), 100);
+
+		for (int round = 0; round < 2; round++) {
+			struct sl_log_report rep;
+			struct sl_log *lg;
+			char ctx[96];
+			const char *d;
+
+			snprintf(ctx, sizeof(ctx), "segment %d, %s open", s,
+			         round ? "second" : "first");
+			t.cases++;
+			lg = open_log(logd, &rep);
+			TALLY_EQ(&t, "segments", rep.segments, 3 + round, ctx);
+			TALLY_EQ(&t, "removed_empty", rep.removed_empty, 0, ctx);
+			TALLY_EQ(&t, "bad_headers", rep.bad_headers, 0, ctx);
+			TALLY_EQ(&t, "torn_segments", rep.torn_segments, 0, ctx);
+			tally(&t, "corrupt_batches", rep.corrupt_batches >= 1,
+			      "%s: corrupt_batches 0", ctx);
+			TALLY_EQ(&t, "corrupt_first_seq", rep.corrupt_first_seq, lo, ctx);
+			/* The newest segment's records end where nothing says. */
+			if (s + 1 < 3)
+				TALLY_EQ(&t, "corrupt_last_seq", rep.corrupt_last_seq, hi, ctx);
+			TALLY_EQ(&t, "first_seq", rep.first_seq, keep.e[0].seq, ctx);
+			TALLY_EQ(&t, "last_seq", rep.last_seq, keep.e[keep.n - 1].seq, ctx);
+			TALLY_EQ(&t, "next_seq", rep.next_seq,
+			         sl_seq_first_of_epoch(2 + (uint64_t)round), ctx);
+			tally(&t, "segment file kept", exists(seg), "%s: %s deleted", ctx, seg);
+			d = diff_log(lg, &keep, NULL);
+			tally(&t, "records read", d == NULL, "%s: %s", ctx, d);
+			if (round == 0) {
+				fill(&keep, lg, 5000, 7, 7, 100, 74);
+				cr_assert_eq(t_drain(st, lg, NULL), 0);
+			}
+			cr_assert_eq(sl_log_close(lg), 0);
+		}
+		model_free(&keep);
+	}
+	cr_assert_eq(t.cases, 6);
+	model_free(&m);
+	tally_assert(&t);
 }
