@@ -31,6 +31,9 @@ struct sl_reader {
 	int fd; /* -1: not located */
 	struct segdesc seg;
 	uint64_t off;
+	uint64_t expect; /* base_seq the batch at off must have: a segment's
+	                    batches are contiguous, so anything else there
+	                    (stale or foreign bytes) ends the data */
 
 	uint8_t *bbuf;
 	size_t bcap;
@@ -173,6 +176,7 @@ static int locate(struct sl_reader *r)
 			return -errno;
 	}
 	r->off = SL_SEG_HDR_BYTES;
+	r->expect = r->seg.base_seq;
 	sl_index_load_idx(r->log->dirfd, r->seg.base_seq, &idx, &n);
 	if (n > 0) {
 		uint64_t rel = r->next_seq - r->seg.base_seq;
@@ -188,11 +192,13 @@ static int locate(struct sl_reader *r)
 				hi = mid;
 		}
 		r->off = idx[lo].offset;
-		if (sl_seg_read_batch(r->fd, r->off, seg_room(r), r->seg.base_seq + idx[lo].rel_seq,
-		                      &r->bbuf, &r->bcap, &h) < 0 ||
+		r->expect = r->seg.base_seq + idx[lo].rel_seq;
+		if (sl_seg_read_batch(r->fd, r->off, seg_room(r), r->expect, &r->bbuf, &r->bcap,
+		                      &h) < 0 ||
 		    h.crc != idx[lo].batch_crc) {
 			r->stats.index_misses++;
 			r->off = SL_SEG_HDR_BYTES;
+			r->expect = r->seg.base_seq;
 		}
 	}
 	free(idx);
@@ -240,7 +246,8 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 
 		if (r->fd < 0 && (err = locate(r)) < 0)
 			return n > 0 ? (int)n : (err == -ENOENT ? 0 : err);
-		err = sl_seg_read_batch(r->fd, r->off, seg_room(r), 0, &r->bbuf, &r->bcap, &h);
+		err = sl_seg_read_batch(r->fd, r->off, seg_room(r), r->expect, &r->bbuf, &r->bcap,
+		                        &h);
 		if (err == -EBADMSG || err == -ENODATA) {
 			uint64_t noff;
 
@@ -272,6 +279,7 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 				r->stats.corrupt_last_seq = h.base_seq - 1;
 				r->next_seq = h.base_seq;
 				r->off = noff;
+				r->expect = h.base_seq;
 				continue;
 			}
 			r->stats.corrupt_batches++;
@@ -286,6 +294,7 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 			return n > 0 ? (int)n : err;
 		if (h.base_seq + h.count <= r->next_seq) {
 			r->off += h.length;
+			r->expect = h.base_seq + h.count;
 			continue;
 		}
 		if (h.base_seq >= lim)
@@ -331,6 +340,7 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 		if (full)
 			break;
 		r->off += h.length;
+		r->expect = h.base_seq + h.count;
 	}
 	/* Offsets became pointers only now: the arena may have moved. */
 	for (unsigned i = 0; i < n; i++) {
