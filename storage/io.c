@@ -37,7 +37,6 @@ struct sl_io {
 	unsigned prepared; /* prepared, not submitted */
 	bool files_registered;
 	bool buffers_registered;
-	bool async_writes;
 #ifdef SL_HAVE_LIBURING
 	struct io_uring ring;
 	bool ring_ready;
@@ -183,11 +182,6 @@ int sl_io_buffer_register(struct sl_io *io, unsigned slot, void *base, size_t le
 	return -EOPNOTSUPP;
 }
 
-void sl_io_set_async_writes(struct sl_io *io, bool on)
-{
-	io->async_writes = on;
-}
-
 void sl_io_buffer_unregister(struct sl_io *io, unsigned slot)
 {
 #ifdef SL_HAVE_LIBURING
@@ -237,7 +231,7 @@ static struct io_uring_sqe *uring_sqe(struct sl_io *io)
 #endif
 
 int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *buf, size_t len,
-                     off_t off, int buf_slot, bool link, uint64_t user_data)
+                     off_t off, int buf_slot, unsigned flags, uint64_t user_data)
 {
 #ifdef SL_HAVE_LIBURING
 	if (io->backend == SL_IO_URING) {
@@ -253,9 +247,9 @@ int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *b
 			io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off);
 		if (f->slot >= 0)
 			sqe->flags |= IOSQE_FIXED_FILE;
-		if (link)
+		if (flags & SL_IO_LINK)
 			sqe->flags |= IOSQE_IO_LINK;
-		if (io->async_writes)
+		if (flags & SL_IO_ASYNC)
 			sqe->flags |= IOSQE_ASYNC;
 		io_uring_sqe_set_data64(sqe, user_data);
 		io->prepared++;
@@ -264,7 +258,7 @@ int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *b
 	}
 #endif
 	(void)buf_slot;
-	return sync_prep(io, OP_WRITE, f->fd, buf, len, off, link, user_data);
+	return sync_prep(io, OP_WRITE, f->fd, buf, len, off, flags & SL_IO_LINK, user_data);
 }
 
 int sl_io_prep_write_plain(struct sl_io *io, int fd, const void *buf, size_t len, off_t off,
@@ -272,7 +266,7 @@ int sl_io_prep_write_plain(struct sl_io *io, int fd, const void *buf, size_t len
 {
 	struct sl_io_file f = {.fd = fd, .slot = -1};
 
-	return sl_io_prep_write(io, &f, buf, len, off, -1, false, user_data);
+	return sl_io_prep_write(io, &f, buf, len, off, -1, 0, user_data);
 }
 
 int sl_io_prep_fdatasync(struct sl_io *io, const struct sl_io_file *f, uint64_t user_data)

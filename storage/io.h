@@ -68,21 +68,25 @@ int sl_io_buffer_register(struct sl_io *io, unsigned slot, void *base, size_t le
 /* Gives the pages of a registered buffer back (before they are freed). */
 void sl_io_buffer_unregister(struct sl_io *io, unsigned slot);
 
-/* With on, io_uring writes go straight to its worker threads
- * (IOSQE_ASYNC) instead of being tried inline: a direct write into
- * preallocated (unwritten) ext4 extents takes the inode's extent lock in
- * the submitting thread, which then blocks behind the conversion of earlier
- * writes. No effect on the sync backend. */
-void sl_io_set_async_writes(struct sl_io *io, bool on);
-
 /* Room for n more prepared operations without exceeding depth. */
 bool sl_io_has_room(const struct sl_io *io, unsigned n);
 
+enum {
+	/* The next prepared operation starts only after this one succeeded. */
+	SL_IO_LINK = 1u << 0,
+	/* io_uring: run the write on io_uring's workers (IOSQE_ASYNC) instead
+	 * of trying it inline. A direct write into preallocated (unwritten)
+	 * ext4 extents takes the inode's extent lock in the submitting thread,
+	 * which then waits behind the conversion of the file's previous write;
+	 * a write to a file with no write in flight is better inline, since
+	 * punted writes queue before the fdatasyncs in the same workers. */
+	SL_IO_ASYNC = 1u << 1,
+};
+
 /* Prepares a write of [buf, buf+len) at off. buf_slot is the registered
- * buffer that holds buf, or -1. With link, the next prepared operation
- * starts only after this one succeeded. */
+ * buffer that holds buf, or -1. flags: SL_IO_LINK, SL_IO_ASYNC. */
 int sl_io_prep_write(struct sl_io *io, const struct sl_io_file *f, const void *buf, size_t len,
-                     off_t off, int buf_slot, bool link, uint64_t user_data);
+                     off_t off, int buf_slot, unsigned flags, uint64_t user_data);
 
 /* Prepares a buffered (unregistered) write, for index files. */
 int sl_io_prep_write_plain(struct sl_io *io, int fd, const void *buf, size_t len, off_t off,

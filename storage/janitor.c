@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Janitor thread (see janitor.h). Jobs run in the order they were pushed,
- * one at a time, so a segment is always created before it is sealed and
- * sealed before it is deleted.
+ * Janitor threads (see janitor.h): a few threads take jobs from one list,
+ * creations before seals, each kind in the order it was pushed. Jobs of one segment never overlap (the owner
+ * pushes its seal only after its files were made and its writes are done);
+ * jobs of different segments do, so that 256 shards rolling together do
+ * not wait for 256 directory fsyncs one after the other.
  */
 #include "janitor.h"
 
@@ -11,8 +13,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#define JANITOR_THREADS 4
+
 struct sl_janitor {
-	pthread_t thread;
+	pthread_t thread[JANITOR_THREADS];
+	unsigned nthreads;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct sl_job *head, *tail;
@@ -53,8 +58,12 @@ int sl_janitor_start(struct sl_janitor **ret)
 		return -ENOMEM;
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
-	r = pthread_create(&j->thread, NULL, run, j);
-	if (r != 0) {
+	for (; j->nthreads < JANITOR_THREADS; j->nthreads++) {
+		r = pthread_create(&j->thread[j->nthreads], NULL, run, j);
+		if (r != 0)
+			break;
+	}
+	if (j->nthreads == 0) {
 		pthread_mutex_destroy(&j->lock);
 		pthread_cond_destroy(&j->cond);
 		free(j);
@@ -70,9 +79,10 @@ void sl_janitor_stop(struct sl_janitor *j)
 		return;
 	pthread_mutex_lock(&j->lock);
 	j->stop = true;
-	pthread_cond_signal(&j->cond);
+	pthread_cond_broadcast(&j->cond);
 	pthread_mutex_unlock(&j->lock);
-	pthread_join(j->thread, NULL);
+	for (unsigned i = 0; i < j->nthreads; i++)
+		pthread_join(j->thread[i], NULL);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
 	free(j);
@@ -82,11 +92,23 @@ void sl_janitor_push(struct sl_janitor *j, struct sl_job *job)
 {
 	job->next = NULL;
 	pthread_mutex_lock(&j->lock);
-	if (j->tail)
+	if (job->kind == SL_JOB_CREATE) {
+		/* Creations go first: a log waits for its files, while a seal
+		 * only tidies up after data that is already durable. */
+		struct sl_job **p = &j->head;
+
+		while (*p && (*p)->kind == SL_JOB_CREATE)
+			p = &(*p)->next;
+		job->next = *p;
+		*p = job;
+		if (!job->next)
+			j->tail = job;
+	} else if (j->tail) {
 		j->tail->next = job;
-	else
-		j->head = job;
-	j->tail = job;
+		j->tail = job;
+	} else {
+		j->head = j->tail = job;
+	}
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The store's janitor: one background thread that does the blocking file
+ * The store's janitor: a few background threads that do the blocking file
  * work of shard logs, so that neither an append nor a poll waits for it:
  * creating the next segment after a roll (open, fallocate, header,
  * fdatasync, directory fsync, index files) and sealing the previous one

@@ -11,9 +11,10 @@
  * it was issued is durable. While a fdatasync runs, new appends accumulate
  * and the next one covers them all (group commit). When nothing else is in
  * flight, the fdatasync is linked to the write (IOSQE_IO_LINK), so an idle
- * log acks in one write + one fdatasync round trip. Writes go to io_uring's
- * workers (IOSQE_ASYNC, async_writes) so that ext4's extent work on
- * preallocated blocks never blocks the poll thread in io_uring_enter().
+ * log acks in one write + one fdatasync round trip. A write issued while
+ * another of the same log is in flight goes to io_uring's workers
+ * (IOSQE_ASYNC, async_writes), so that ext4's extent work on preallocated
+ * blocks does not block the poll thread in io_uring_enter().
  *
  * The last block of a write is usually partial; the next write starts at
  * that block again and rewrites it. Two writes never cover the same block
@@ -134,8 +135,6 @@ int sl_store_create(const struct sl_store_config *c, struct sl_store **ret)
 		goto fail;
 	r = sl_io_create(st->cfg.backend, c->io_depth, c->max_logs * 2, c->max_logs, &st->uring_err,
 	                 &st->io);
-	if (r == 0)
-		sl_io_set_async_writes(st->io, c->async_writes != 0);
 	if (r < 0) {
 		sl_err_set(r, "cannot set up the %s I/O backend",
 		           sl_io_backend_name(st->cfg.backend));
@@ -893,7 +892,10 @@ static void flush_writes(struct sl_log *log)
 		w->op = (struct io_op){.kind = OP_WRITE, .log = log, .seg = s, .arg = end};
 		if (sl_io_prep_write(io, &s->file, log->ring + ridx, w->len,
 		                     (off_t)(SL_SEG_HDR_BYTES + (start - s->pos_base)),
-		                     log->buf_slot, link, (uint64_t)(uintptr_t)&w->op) < 0)
+		                     log->buf_slot,
+		                     (link ? SL_IO_LINK : 0) |
+		                             (c->async_writes && log->wq_n > 0 ? SL_IO_ASYNC : 0),
+		                     (uint64_t)(uintptr_t)&w->op) < 0)
 			return;
 		log->wq_n++;
 		s->inflight++;

@@ -55,8 +55,8 @@ struct sl_reader;
 	X(pending_batches, uint32_t, 4096, 16, 1u << 20,                                           \
 	  "batches a log tracks between append and durable ack")                                   \
 	X(io_depth, uint32_t, 1024, 8, 32768, "operations in flight per store")                    \
-	X(async_writes, uint32_t, 1, 0, 1,                                                         \
-	  "1: io_uring writes run on its workers, so the poll thread never blocks in ext4")
+	X(async_writes, uint32_t, 0, 0, 1,                                                         \
+	  "1: a write behind another of its log runs on io_uring's workers (see io.h)")
 
 struct sl_store_config {
 #define SL_X_FIELD(name, type, def, min, max, doc) type name;

@@ -158,10 +158,13 @@ int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shar
 		r = -errno;
 		goto fail;
 	}
-	/* The header and the name must be durable before any sequence number of
-	 * this segment is handed out: recovery derives the next epoch from the
-	 * names it finds. */
-	if (fdatasync(fd) < 0 || fsync(dirfd) < 0) {
+	/* The name must be durable before any data written to the file is
+	 * taken as durable (and, for a new epoch, before any of its sequence
+	 * numbers is handed out: recovery derives the next epoch from the names
+	 * it finds). The header and the allocation need no fdatasync of their
+	 * own: the first fdatasync of the data covers them, and a header lost
+	 * before it is one recovery already handles. */
+	if (fsync(dirfd) < 0) {
 		r = -errno;
 		goto fail;
 	}

@@ -119,7 +119,9 @@ static void writes_complete_with_their_user_data(enum sl_io_backend b)
 	sl_io_file_set(io, 0, fd, &f);
 	for (int i = 0; i < 3; i++) {
 		memset(buf[i], 'a' + i, sizeof(buf[i]));
-		cr_assert_eq(sl_io_prep_write(io, &f, buf[i], 100, i * 100, -1, false, 10 + i), 0);
+		cr_assert_eq(sl_io_prep_write(io, &f, buf[i], 100, i * 100, -1,
+		                              i == 1 ? SL_IO_ASYNC : 0, 10 + i),
+		             0);
 	}
 	cr_assert_eq(sl_io_prep_fdatasync(io, &f, 99), 0);
 	cr_assert_eq(sl_io_submit(io), 4);
@@ -170,7 +172,7 @@ static void failed_write_cancels_its_linked_successor(enum sl_io_backend b)
 	f.fd = open(dir, O_RDONLY | O_DIRECTORY);
 	good.fd = fd;
 	good.slot = -1;
-	cr_assert_eq(sl_io_prep_write(io, &f, buf, sizeof(buf), 0, -1, true, 1), 0);
+	cr_assert_eq(sl_io_prep_write(io, &f, buf, sizeof(buf), 0, -1, SL_IO_LINK, 1), 0);
 	cr_assert_eq(sl_io_prep_fdatasync(io, &good, 2), 0);
 	cr_assert_eq(sl_io_submit(io), 2);
 	while (n < 2) {
@@ -206,10 +208,10 @@ Test(io, depth_is_a_limit)
 	f.fd = fd;
 	f.slot = -1;
 	cr_assert(sl_io_has_room(io, 2));
-	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 0, -1, false, 1), 0);
-	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 8, -1, false, 2), 0);
+	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 0, -1, 0, 1), 0);
+	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 8, -1, 0, 2), 0);
 	cr_assert_not(sl_io_has_room(io, 1));
-	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 16, -1, false, 3), -EBUSY);
+	cr_assert_eq(sl_io_prep_write(io, &f, buf, 8, 16, -1, 0, 3), -EBUSY);
 	sl_io_free(io);
 	cr_assert_eq(sl_io_create(SL_IO_SYNC, 0, 0, 0, NULL, &io), -EINVAL);
 	close(fd);
