@@ -94,6 +94,7 @@ struct opts {
 	const char *dir;
 	double seconds;
 	bool quick;
+	bool steady; /* retention inside the window: logs at their size limit */
 	const char *csv;
 	const char *json;
 	bool want[NCASES];
@@ -1189,7 +1190,7 @@ static int drive(struct drive_ctx *x)
 		if (r < 0)
 			return r;
 		if (t >= next_check) {
-			if (free_bytes(run_dir) < x->floor) {
+			if (o.steady || free_bytes(run_dir) < x->floor) {
 				int64_t t2;
 
 				lt->retained += (uint64_t)retain_all(x->logs, d->shards, x->keep);
@@ -1360,9 +1361,10 @@ static void case_print(const struct case_result *cr)
 	printf("  machine:    other processes used %.2f cores during the case%s\n", cr->other_cores,
 	       cr->other_cores > 0.2 ? " (results are disturbed)" : "");
 	if (lt->retain_ns)
-		printf("  retention:  ran in the window (free space short): %llu segments, %.0f%% "
+		printf("  retention:  ran in the window (%s): %llu segments, %.0f%% "
 		       "of the window\n",
-		       (unsigned long long)lt->retained, 100.0 * (double)lt->retain_ns / wns);
+		       o.steady ? "--steady" : "free space short", (unsigned long long)lt->retained,
+		       100.0 * (double)lt->retain_ns / wns);
 	if (cr->retain_after > 0)
 		printf("  retention:  after the window, sl_log_retain removed %d segments in %.1f "
 		       "ms "
@@ -1751,6 +1753,9 @@ static void usage(FILE *f)
 	        "free\n"
 	        "  --seconds S       measured seconds per case (default 2), after S/4 warm-up\n"
 	        "  --quick           0.1 s per case, small segments: a smoke test for CI\n"
+	        "  --steady          run retention inside the window (two segments per log):\n"
+	        "                    the steady state of logs at their size limit, where\n"
+	        "                    retired segments are reused (spare_segments)\n"
 	        "  --cases LIST      comma-separated subset: all, a case name, a size (100b, 1k,\n"
 	        "                    64k), or half (needs 1k-1, which then runs too)\n"
 	        "  --load F          the open-loop run's rate as a fraction of 1k-1's (default "
@@ -1800,11 +1805,17 @@ static int parse_cases(const char *list)
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option lo[] = {
-	        {"dir", required_argument, NULL, 'd'},  {"seconds", required_argument, NULL, 's'},
-	        {"quick", no_argument, NULL, 'q'},      {"csv", required_argument, NULL, 'c'},
-	        {"json", required_argument, NULL, 'j'}, {"cases", required_argument, NULL, 'k'},
-	        {"set", required_argument, NULL, 'S'},  {"load", required_argument, NULL, 'l'},
-	        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
+	        {"dir", required_argument, NULL, 'd'},
+	        {"seconds", required_argument, NULL, 's'},
+	        {"quick", no_argument, NULL, 'q'},
+	        {"csv", required_argument, NULL, 'c'},
+	        {"json", required_argument, NULL, 'j'},
+	        {"cases", required_argument, NULL, 'k'},
+	        {"set", required_argument, NULL, 'S'},
+	        {"load", required_argument, NULL, 'l'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"steady", no_argument, NULL, 'y'},
+	        {NULL, 0, NULL, 0},
 	};
 	const char *list = "all";
 	int ch;
@@ -1826,6 +1837,9 @@ static int parse_opts(int argc, char **argv)
 			break;
 		case 'q':
 			o.quick = true;
+			break;
+		case 'y':
+			o.steady = true;
 			break;
 		case 'c':
 			o.csv = optarg;

@@ -31,7 +31,8 @@
 #include "janitor.h"
 #include "log.h"
 
-#define SL_BLOCK 4096u
+#define SL_BLOCK      4096u
+#define SL_SPARES_MAX 8
 
 enum op_kind {
 	OP_WRITE = 1,
@@ -60,6 +61,7 @@ struct wseg {
 	int new_fd;
 	bool installed; /* owner: file registered, writes may go */
 	uint64_t base_seq;
+	uint64_t spare; /* retired segment to reuse for the files, or 0 */
 	uint64_t pos_base;
 	uint64_t pos_end; /* UINT64_MAX while it takes appends */
 	uint64_t capacity;
@@ -155,9 +157,11 @@ struct sl_log {
 	_Atomic uint64_t written_next;
 	_Atomic uint64_t durable_next;
 
-	pthread_mutex_t lock; /* guards segs, nsegs */
+	pthread_mutex_t lock; /* guards segs, nsegs, spares */
 	struct segdesc *segs;
 	unsigned nsegs, segs_cap;
+	uint64_t spares[SL_SPARES_MAX]; /* old bases of spare-*.log files */
+	unsigned nspares;
 
 	struct sl_log_stats stats;
 };
@@ -199,9 +203,13 @@ int sl_seg_hdr_read(int fd, struct sl_seg_hdr *ret);
 /* Writes a header block at offset 0 (pwrite, any open mode). */
 int sl_seg_hdr_write(int fd, const struct sl_seg_hdr *h);
 /* Creates <base>.log (preallocated, header written), empty .idx/.tix, and
- * fsyncs the directory. Returns the open O_DIRECT (if possible) fd. */
-int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id, int *ret_fd,
-                  int *ret_idx_fd, int *ret_tix_fd);
+ * fsyncs the directory. With spare (the old base of a retired segment, or
+ * 0) the spare file is renamed and reused instead of a new one. Returns the
+ * open O_DIRECT (if possible) fd. */
+int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t spare, uint64_t capacity,
+                  uint32_t shard_id, int *ret_fd, int *ret_idx_fd, int *ret_tix_fd);
+/* "spare-<20 digits>.log": a retired segment kept for reuse. */
+void sl_seg_spare_name(char buf[SL_SEG_NAME_MAX], uint64_t old_base);
 /* Unlinks the three files of a segment. */
 int sl_seg_remove(int dirfd, uint64_t base_seq);
 /* Reads exactly len bytes at off (short reads at EOF give -ENODATA). */

@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -281,8 +282,8 @@ fail:
 static int wseg_create_files(struct wseg *s)
 {
 	struct sl_log *log = s->log;
-	int r = sl_seg_create(log->dirfd, s->base_seq, s->capacity, log->shard_id, &s->new_fd,
-	                      &s->idx_fd, &s->tix_fd);
+	int r = sl_seg_create(log->dirfd, s->base_seq, s->spare, s->capacity, log->shard_id,
+	                      &s->new_fd, &s->idx_fd, &s->tix_fd);
 
 	if (r < 0)
 		sl_err_set(r, "cannot create segment %llu in %s", (unsigned long long)s->base_seq,
@@ -388,6 +389,10 @@ static int roll(struct sl_log *log, uint64_t new_base)
 			log->tail = old_tail;
 			return -ENOMEM;
 		}
+		pthread_mutex_lock(&log->lock);
+		if (log->nspares > 0)
+			s->spare = log->spares[--log->nspares];
+		pthread_mutex_unlock(&log->lock);
 		s->job.kind = SL_JOB_CREATE;
 		s->job.fn = job_create;
 		atomic_fetch_add_explicit(&log->jpending, 1, memory_order_relaxed);
@@ -1255,6 +1260,35 @@ void sl_log_stats(const struct sl_log *log, struct sl_log_stats *ret)
 
 /* ---- retention ---- */
 
+/* Deletes a segment dropped by retention, or keeps its file as a spare for
+ * a later roll (renamed, so recovery never takes it for data). */
+static void retire_files(struct sl_log *log, uint64_t base)
+{
+	char name[SL_SEG_NAME_MAX], spare[SL_SEG_NAME_MAX];
+	bool keep;
+
+	pthread_mutex_lock(&log->lock);
+	keep = log->nspares < SL_MIN(log->st->cfg.spare_segments, SL_SPARES_MAX);
+	pthread_mutex_unlock(&log->lock);
+	sl_seg_name(name, base, "log");
+	sl_seg_spare_name(spare, base);
+	if (!keep || renameat(log->dirfd, name, log->dirfd, spare) < 0) {
+		sl_seg_remove(log->dirfd, base);
+		return;
+	}
+	sl_seg_name(name, base, "idx");
+	unlinkat(log->dirfd, name, 0);
+	sl_seg_name(name, base, "tix");
+	unlinkat(log->dirfd, name, 0);
+	pthread_mutex_lock(&log->lock);
+	keep = log->nspares < SL_SPARES_MAX;
+	if (keep)
+		log->spares[log->nspares++] = base;
+	pthread_mutex_unlock(&log->lock);
+	if (!keep)
+		unlinkat(log->dirfd, spare, 0);
+}
+
 int sl_log_retain(struct sl_log *log, int64_t now_ns, int64_t max_age_ns, uint64_t max_bytes)
 {
 	uint64_t total = 0, victims[64];
@@ -1284,7 +1318,7 @@ int sl_log_retain(struct sl_log *log, int64_t now_ns, int64_t max_age_ns, uint64
 		}
 		pthread_mutex_unlock(&log->lock);
 		for (int i = 0; i < n; i++)
-			sl_seg_remove(log->dirfd, victims[i]);
+			retire_files(log, victims[i]);
 		removed += n;
 	} while (n == (int)SL_ARRAY_SIZE(victims));
 	return removed;

@@ -55,6 +55,8 @@ struct sl_reader;
 	X(pending_batches, uint32_t, 4096, 16, 1u << 20,                                           \
 	  "batches a log tracks between append and durable ack")                                   \
 	X(io_depth, uint32_t, 1024, 8, 32768, "operations in flight per store")                    \
+	X(spare_segments, uint32_t, 2, 0, 8,                                                       \
+	  "segments retention keeps per log for reuse instead of deleting them")                   \
 	X(async_writes, uint32_t, 0, 0, 1,                                                         \
 	  "1: a write behind another of its log runs on io_uring's workers (see io.h)")
 

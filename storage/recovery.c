@@ -442,6 +442,9 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 			note_corruption(rep, expect, next_base > expect ? next_base - 1 : expect);
 		}
 		torn = !sealed && r == -EBADMSG;
+		/* In a reused spare, the block after data that ended on a block
+		 * boundary holds the old segment's bytes: that is reported as a
+		 * torn tail too. Cutting there is right either way. */
 		r = 0;
 		break;
 	}
@@ -522,6 +525,15 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 	while ((de = readdir(d))) {
 		uint64_t base;
 
+		/* Spares left by retention: reused by later rolls. */
+		if (strncmp(de->d_name, "spare-", 6) == 0 &&
+		    sl_seg_name_parse(de->d_name + 6, &base)) {
+			if (log->nspares < SL_MIN(log->st->cfg.spare_segments, SL_SPARES_MAX))
+				log->spares[log->nspares++] = base;
+			else
+				unlinkat(log->dirfd, de->d_name, 0);
+			continue;
+		}
 		if (!sl_seg_name_parse(de->d_name, &base))
 			continue;
 		if (n == cap) {

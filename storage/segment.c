@@ -116,15 +116,32 @@ static int open_data(int dirfd, const char *name, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t capacity, uint32_t shard_id, int *ret_fd,
-                  int *ret_idx_fd, int *ret_tix_fd)
+void sl_seg_spare_name(char buf[SL_SEG_NAME_MAX], uint64_t old_base)
 {
-	char name[SL_SEG_NAME_MAX];
+	snprintf(buf, SL_SEG_NAME_MAX, "spare-%020" PRIu64 ".log", old_base);
+}
+
+int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t spare, uint64_t capacity,
+                  uint32_t shard_id, int *ret_fd, int *ret_idx_fd, int *ret_tix_fd)
+{
+	char name[SL_SEG_NAME_MAX], old[SL_SEG_NAME_MAX];
 	struct sl_seg_hdr h;
-	int fd, ifd = -1, tfd = -1, r;
+	int fd = -1, ifd = -1, tfd = -1, r;
 
 	sl_seg_name(name, base_seq, "log");
-	fd = open_data(dirfd, name, O_RDWR | O_CREAT | O_EXCL);
+	if (spare) {
+		/* A retired segment's blocks are already written: appends over
+		 * them skip ext4's unwritten-extent conversion. Its old bytes
+		 * after the new data never pass as records: batches must carry
+		 * this segment's sequence numbers, contiguously. */
+		sl_seg_spare_name(old, spare);
+		if (renameat(dirfd, old, dirfd, name) == 0)
+			fd = open_data(dirfd, name, O_RDWR);
+		else
+			unlinkat(dirfd, old, 0);
+	}
+	if (fd < 0)
+		fd = open_data(dirfd, name, O_RDWR | O_CREAT | O_EXCL);
 	if (fd < 0)
 		return fd;
 	r = fallocate(fd, 0, 0, (off_t)capacity);
