@@ -14,10 +14,14 @@
  *     00000001099511627776.idx   sparse offset index  (struct sl_idx_entry)
  *     00000001099511627776.tix   sparse time index    (struct sl_tix_entry)
  *
- * The .log file is preallocated (fallocate) to its capacity when created, so
- * bytes after the last batch read as zeros. The index files are derived
- * data: a reader that finds one missing, short or corrupt rebuilds it by
- * scanning the .log file. Only the .log file is fsynced with the data.
+ * The .log file is preallocated (fallocate) to its capacity when created.
+ * Bytes after the last batch are zeros, or, in a segment file reused from a
+ * retired one (kept meanwhile as "spare-<20 digits>.log", which is never
+ * data), the old segment's bytes: a reader must not rely on zeros, only on
+ * the torn-tail rule below, whose base_seq check rejects old batches. The
+ * index files are derived data: a reader that finds one missing, short or
+ * corrupt rebuilds it by scanning the .log file. Only the .log file is
+ * fsynced with the data.
  *
  * ## Byte order and alignment
  *
