@@ -171,6 +171,14 @@ static struct opts o;
 static struct setup su;
 static struct case_result res[NCASES];
 static struct raw_sync rsync, rsync_over;
+
+/* The write+fdatasync latency a case is held to: over written blocks when
+ * the log overwrites reused segments (--steady), else appending into
+ * fallocated ones, as the log does. */
+static const struct raw_sync *rsync_ref(void)
+{
+	return o.steady && rsync_over.ran ? &rsync_over : &rsync;
+}
 static struct case_result half;
 static char run_dir[PATH_MAX];
 static bool made_base_dir;
@@ -673,6 +681,25 @@ static int raw_file_open(const char *dir, unsigned gen, uint64_t bytes, struct r
 	return 0;
 }
 
+/* --steady: the log overwrites reused segments, so the raw limit it is
+ * compared with overwrites written blocks too. */
+static int raw_file_prefill(struct raw_file *f, uint64_t bytes)
+{
+	void *blk;
+	int r = 0;
+
+	if (posix_memalign(&blk, 4096, MIB) != 0)
+		return -ENOMEM;
+	memset(blk, 0, MIB);
+	for (uint64_t off = 0; off < bytes && r == 0; off += MIB)
+		if (pwrite(f->fd, blk, (size_t)SL_MIN((uint64_t)MIB, bytes - off), (off_t)off) < 0)
+			r = -errno;
+	if (r == 0 && fdatasync(f->fd) < 0)
+		r = -errno;
+	free(blk);
+	return r;
+}
+
 static void raw_file_close(struct raw_file *f)
 {
 	if (f->fd < 0)
@@ -755,6 +782,8 @@ static int raw_bandwidth(const char *dir, uint32_t bs, unsigned qd, double secs,
 	if (r < 0)
 		goto out;
 	nfiles++;
+	if (o.steady && (r = raw_file_prefill(&files[0], fbytes)) < 0)
+		goto out;
 	start = sl_mono_ns();
 	t0 = start + (int64_t)(warm_s() * 1e9);
 	t1 = t0 + (int64_t)(secs * 1e9);
@@ -774,7 +803,9 @@ static int raw_bandwidth(const char *dir, uint32_t bs, unsigned qd, double secs,
 			struct io_uring_sqe *sqe;
 			unsigned cur;
 
-			if (off + bs > fbytes) {
+			if (off + bs > fbytes && o.steady) {
+				off = 0; /* overwrite the written file again */
+			} else if (off + bs > fbytes) {
 				/* Short of space (or of slots): drop the oldest
 				 * file whose writes are done. */
 				while (nfiles - oldest > 1 &&
@@ -831,7 +862,9 @@ out_ring:
 	ret->uring = false;
 	qd = 1;
 	while (!stop && sl_mono_ns() < t1) {
-		if (off + bs > fbytes) {
+		if (off + bs > fbytes && o.steady) {
+			off = 0;
+		} else if (off + bs > fbytes) {
 			while (nfiles - oldest > 1 &&
 			       (nfiles == RAW_MAX_FILES || free_bytes(dir) < floor))
 				raw_file_close(&files[oldest++]);
@@ -1379,11 +1412,12 @@ static void case_print(const struct case_result *cr)
 		printf("  ratio:      %.3f of raw (record data), %.3f (log bytes)\n",
 		       cr->ratio_data, cr->ratio_log);
 	}
-	if (cr->interval_ns && rsync.ran && rsync.lat.count)
-		printf("  ratio:      p99 is %.2f x the raw write+fdatasync p99 (%s)\n",
+	if (cr->interval_ns && rsync_ref()->ran && rsync_ref()->lat.count)
+		printf("  ratio:      p99 is %.2f x the raw write+fdatasync p99 (%s%s)\n",
 		       (double)sl_hist_percentile(&cr->lat, 99) /
-		               (double)sl_hist_percentile(&rsync.lat, 99),
-		       fmt_ns(a, sizeof(a), sl_hist_percentile(&rsync.lat, 99)));
+		               (double)sl_hist_percentile(&rsync_ref()->lat, 99),
+		       fmt_ns(a, sizeof(a), sl_hist_percentile(&rsync_ref()->lat, 99)),
+		       o.steady ? ", over written blocks" : "");
 	fflush(stdout);
 }
 
@@ -1516,12 +1550,12 @@ static unsigned targets_eval(struct target *t)
 	}
 	n++;
 	t[n] = (struct target){.what = "half load: ack p99 <= 2 x raw write+fdatasync p99",
-	                       .known = half.ran && o.load == 0.5 && rsync.ran && half.lat.count &&
-	                                rsync.lat.count,
+	                       .known = half.ran && o.load == 0.5 && rsync_ref()->ran &&
+	                                half.lat.count && rsync_ref()->lat.count,
 	                       .limit = 2.0};
 	if (t[n].known) {
 		uint64_t hp = sl_hist_percentile(&half.lat, 99);
-		uint64_t rp = sl_hist_percentile(&rsync.lat, 99);
+		uint64_t rp = sl_hist_percentile(&rsync_ref()->lat, 99);
 		char a[32], b[32];
 
 		t[n].value = (double)hp / (double)rp;
