@@ -508,8 +508,8 @@ static int cmp_u64(const void *a, const void *b)
 
 int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next_epoch)
 {
-	uint64_t *bases = NULL, max_epoch = 0;
-	unsigned n = 0, cap = 0;
+	uint64_t *bases = NULL, max_epoch = 0, idx_bases[256];
+	unsigned n = 0, cap = 0, nidx = 0;
 	struct dirent *de;
 	DIR *d;
 	int dfd, r = 0;
@@ -534,6 +534,16 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 				unlinkat(log->dirfd, de->d_name, 0);
 			continue;
 		}
+		if (strlen(de->d_name) == 24 && (strcmp(de->d_name + 20, ".idx") == 0 ||
+		                                 strcmp(de->d_name + 20, ".tix") == 0)) {
+			char as_log[SL_SEG_NAME_MAX];
+
+			memcpy(as_log, de->d_name, 20);
+			strcpy(as_log + 20, ".log");
+			if (sl_seg_name_parse(as_log, &base) && nidx < SL_ARRAY_SIZE(idx_bases))
+				idx_bases[nidx++] = base;
+			continue;
+		}
 		if (!sl_seg_name_parse(de->d_name, &base))
 			continue;
 		if (n == cap) {
@@ -551,6 +561,17 @@ int sl_recover(struct sl_log *log, struct sl_log_report *rep, uint64_t *ret_next
 	}
 	if (n > 0)
 		qsort(bases, n, sizeof(*bases), cmp_u64);
+	/* Index files whose segment is gone (a crash inside a removal). */
+	for (unsigned i = 0; i < nidx; i++) {
+		if (n > 0 && bsearch(&idx_bases[i], bases, n, sizeof(*bases), cmp_u64))
+			continue;
+		char name[SL_SEG_NAME_MAX];
+
+		sl_seg_name(name, idx_bases[i], "idx");
+		unlinkat(log->dirfd, name, 0);
+		sl_seg_name(name, idx_bases[i], "tix");
+		unlinkat(log->dirfd, name, 0);
+	}
 	log->last_ts = INT64_MIN;
 	for (unsigned i = 0; i < n; i++) {
 		struct segdesc sd;

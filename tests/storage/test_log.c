@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -576,6 +577,24 @@ Test(log, open_refuses_when_every_epoch_is_used)
 	cr_assert_not_null(f);
 	fclose(f);
 	cr_assert_eq(sl_log_open(st, d2, 9, NULL, NULL, &l2), -EOVERFLOW);
+	t_rm_rf(d2);
+	free(d2);
+}
+
+Test(log, index_files_without_their_segment_are_removed_at_open)
+{
+	char path[4096];
+	char *d2 = t_tmpdir("orphan");
+	struct sl_log *l2;
+	FILE *f;
+
+	t_seg_path(path, sizeof(path), d2, 12345, "idx");
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(sl_log_open(st, d2, 9, NULL, NULL, &l2), 0);
+	cr_assert_eq(access(path, F_OK), -1, "the orphan index is gone");
+	cr_assert_eq(sl_log_close(l2), 0);
 	t_rm_rf(d2);
 	free(d2);
 }
