@@ -62,14 +62,16 @@
 #define GIB (1ull << 30)
 #define MB  1e6 /* bandwidths are in 10^6 bytes per second */
 
-#define MIN_FREE_BYTES  (4 * GIB) /* refuse to start below this */
-#define FREE_MARGIN     GIB       /* never plan to use the last GiB */
-#define KEY_BYTES       16
-#define EV_MAX          4096
-#define SLOW_CALL_NS    1000000  /* a call this long is a stall */
-#define RETAIN_EVERY_NS 50000000 /* how often free space is checked */
-#define RAW_SYNC_BS     4096
-#define MAX_SETS        32
+#define MIN_FREE_BYTES       (4 * GIB) /* refuse to start below this */
+#define MIN_FREE_BYTES_QUICK (GIB)     /* --quick uses small segments */
+#define EXIT_SKIP            77        /* the machine lacks what the run needs */
+#define FREE_MARGIN          GIB       /* never plan to use the last GiB */
+#define KEY_BYTES            16
+#define EV_MAX               4096
+#define SLOW_CALL_NS         1000000  /* a call this long is a stall */
+#define RETAIN_EVERY_NS      50000000 /* how often free space is checked */
+#define RAW_SYNC_BS          4096
+#define MAX_SETS             32
 
 struct case_def {
 	const char *name;
@@ -1953,11 +1955,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	snprintf(run_dir, sizeof(run_dir), "%s/run-%ld", o.dir, (long)getpid());
-	if (free_bytes(o.dir) < MIN_FREE_BYTES) {
+	if (free_bytes(o.dir) < (o.quick ? MIN_FREE_BYTES_QUICK : MIN_FREE_BYTES)) {
 		fprintf(stderr,
 		        "perf_append: %s has %llu MiB free; refusing to run below %llu MiB\n",
 		        o.dir, (unsigned long long)(free_bytes(o.dir) / MIB),
-		        (unsigned long long)(MIN_FREE_BYTES / MIB));
+		        (unsigned long long)((o.quick ? MIN_FREE_BYTES_QUICK : MIN_FREE_BYTES) /
+		                             MIB));
+		ret = EXIT_SKIP;
 		goto out_base;
 	}
 	r = sl_mkdir_p(run_dir);
