@@ -266,6 +266,16 @@ int sl_reader_read(struct sl_reader *r, struct sl_record_out *out, unsigned max_
 					break;
 				continue;
 			}
+			/* A segment retention retired while this reader had it open
+			 * may since have been reused and overwritten: its records
+			 * expired, they are not corrupt. */
+			struct segdesc now = r->seg;
+
+			if (seg_refresh(r->log, &now) < 0) {
+				unlocate(r);
+				r->next_seq = SL_MAX(r->next_seq, sl_log_trim_horizon(r->log));
+				continue;
+			}
 			/* Corruption inside sealed data. */
 			uint64_t max_seq =
 			        r->seg.next_seq
