@@ -210,6 +210,10 @@ int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t spare, uint64_t capacit
                   uint32_t shard_id, int *ret_fd, int *ret_idx_fd, int *ret_tix_fd);
 /* "spare-<20 digits>.log": a retired segment kept for reuse. */
 void sl_seg_spare_name(char buf[SL_SEG_NAME_MAX], uint64_t old_base);
+/* Takes the writer's lock of a segment file (flock), waiting up to
+ * timeout_ms for a writer that still holds it: a process being torn down
+ * after a crash, whose io_uring still completes writes. 0 or -EBUSY. */
+int sl_seg_lock_writer(int fd, int timeout_ms);
 /* Unlinks the three files of a segment. */
 int sl_seg_remove(int dirfd, uint64_t base_seq);
 /* Reads exactly len bytes at off (short reads at EOF give -ENODATA). */

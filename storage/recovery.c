@@ -294,6 +294,14 @@ static int recover_segment(struct sl_log *log, uint64_t base_seq, uint64_t next_
 	fd = openat(log->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return sl_err_set(-errno, "cannot open segment %s/%s", log->dir, name);
+	/* A segment the last writer may still have had writes in flight to:
+	 * wait until they are all done, or the scan and the cut below would
+	 * race with them (and the page cache with direct I/O). */
+	if (may_be_torn && (r = sl_seg_lock_writer(fd, 30000)) < 0) {
+		sl_err_set(r, "segment %s/%s is still locked by its writer", log->dir, name);
+		close(fd);
+		return r;
+	}
 	if (fstat(fd, &stt) < 0) {
 		r = -errno;
 		goto out;

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -144,6 +146,11 @@ int sl_seg_create(int dirfd, uint64_t base_seq, uint64_t spare, uint64_t capacit
 		fd = open_data(dirfd, name, O_RDWR | O_CREAT | O_EXCL);
 	if (fd < 0)
 		return fd;
+	/* Held as long as the file is open, and so as long as an io_uring
+	 * holds it: after a crash, the kernel may still complete the dead
+	 * writer's writes when its process is gone, and recovery waits for
+	 * this lock before it touches the file (see sl_seg_lock_writer()). */
+	flock(fd, LOCK_EX | LOCK_NB);
 	r = fallocate(fd, 0, 0, (off_t)capacity);
 	if (r < 0 && (errno == EOPNOTSUPP || errno == ENOSYS))
 		r = ftruncate(fd, (off_t)capacity);
@@ -197,6 +204,21 @@ fail:
 	close(fd);
 	sl_seg_remove(dirfd, base_seq);
 	return r;
+}
+
+int sl_seg_lock_writer(int fd, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		struct timespec ts = {0, 10 * 1000000};
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (waited >= timeout_ms)
+			return -EBUSY;
+		nanosleep(&ts, NULL);
+	}
 }
 
 int sl_seg_remove(int dirfd, uint64_t base_seq)

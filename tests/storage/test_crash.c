@@ -29,6 +29,7 @@
  * SLUICE_CRASH_TRACE=1 prints a line per child and per reopen.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -40,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -102,6 +104,8 @@ struct plan {
 	uint32_t pace_us; /* 0: append flat out; else sleep up to this per batch */
 	uint64_t child_seed;
 	uint32_t first_idx;
+	uint64_t retain_bytes; /* 0: no retention; else sl_log_retain() to this size */
+	uint32_t retain_every; /* batches between two sl_log_retain() calls */
 };
 
 /* ---- state shared by the test and its fini ---- */
@@ -299,6 +303,13 @@ static _Noreturn void child_main(const struct plan *p, pid_t parent)
 		child_send(MSG_APPEND, seq, n, idx, 0);
 		idx += n;
 		child_poll(st);
+		/* Retention from the owner thread: it blocks on the renames and
+		 * unlinks, which is what a kill should land in. */
+		if (p->retain_bytes && batches % p->retain_every == p->retain_every - 1) {
+			r = sl_log_retain(lg, 0, 0, p->retain_bytes);
+			if (r < 0)
+				child_fail(6, r);
+		}
 		if (p->pace_us)
 			usleep(rnd(&rs, p->pace_us));
 	}
@@ -381,9 +392,93 @@ static void on_msg(struct child_state *cs, const struct msg *m)
 	}
 }
 
+/*
+ * Spare reuse, seen from the directory while children run and between
+ * cycles: a spare-*.log file
+ * whose inode shows up later under another name (a segment, or a spare of
+ * that segment) was renamed into place by a roll. Retention never deletes a
+ * spare while spare_segments is not exceeded, so inode numbers are not
+ * recycled under our feet.
+ */
+struct spare_seen {
+	ino_t ino;
+	char name[64];
+};
+
+struct spare_watch {
+	struct spare_seen v[64];
+	unsigned n;
+	unsigned reused;               /* spare inodes seen again under another name */
+	unsigned count_min, count_max; /* spare-*.log files in one look */
+	unsigned count_drops;          /* looks with fewer spares than the one before */
+	unsigned last_count;
+	bool looked;
+};
+
+static void watch_spares(struct spare_watch *w)
+{
+	struct spare_seen now[64];
+	unsigned nnow = 0, count = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d) { /* no assertion here: a child may be running */
+		DEFER_FAIL("opendir %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		bool spare = strncmp(de->d_name, "spare-", 6) == 0;
+		size_t len = strlen(de->d_name);
+		struct stat sb;
+
+		if (len < 4 || strcmp(de->d_name + len - 4, ".log") != 0 || len >= 64)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0)
+			continue;
+		for (unsigned i = 0; i < w->n; i++)
+			if (w->v[i].ino == sb.st_ino && strcmp(w->v[i].name, de->d_name) != 0) {
+				w->reused++;
+				w->v[i] = w->v[--w->n]; /* count one reuse once */
+				break;
+			}
+		if (spare) {
+			count++;
+			if (nnow < SL_ARRAY_SIZE(now)) {
+				now[nnow].ino = sb.st_ino;
+				strcpy(now[nnow].name, de->d_name);
+				nnow++;
+			}
+		}
+	}
+	closedir(d);
+	/* Keep the spares seen before that are gone now (they may come back
+	 * later under a segment's name, after the next reopen renamed it),
+	 * then add the current ones. */
+	for (unsigned i = 0; i < nnow; i++) {
+		unsigned j;
+
+		for (j = 0; j < w->n && w->v[j].ino != now[i].ino; j++)
+			;
+		if (j == w->n) {
+			if (w->n == SL_ARRAY_SIZE(w->v))
+				memmove(&w->v[0], &w->v[1], --w->n * sizeof(w->v[0]));
+			j = w->n++;
+		}
+		w->v[j] = now[i];
+	}
+	if (!w->looked || count < w->count_min)
+		w->count_min = count;
+	if (!w->looked || count > w->count_max)
+		w->count_max = count;
+	if (w->looked && count < w->last_count)
+		w->count_drops++;
+	w->last_count = count;
+	w->looked = true;
+}
+
 /* Runs one child and kills it; returns once it is reaped. No assertion
  * while it lives, so that no child outlives a failure. */
-static void run_child(struct child_state *cs, bool *ret_exited)
+static void run_child(struct child_state *cs, struct spare_watch *sw, bool *ret_exited)
 {
 	const struct plan *p = cs->plan;
 	uint8_t buf[sizeof(struct msg) * 256];
@@ -434,6 +529,11 @@ static void run_child(struct child_state *cs, bool *ret_exited)
 			wait_ns = t0 + p->delay_ns - now;
 		else
 			wait_ns = 100000000;
+		/* Look often enough to see spares made and reused by one child. */
+		if (sw && !killed) {
+			watch_spares(sw);
+			wait_ns = SL_MIN(wait_ns, 2000000);
+		}
 		ts.tv_sec = wait_ns / 1000000000;
 		ts.tv_nsec = wait_ns % 1000000000;
 		if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR) {
@@ -597,18 +697,23 @@ static uint64_t scan(struct sl_log *lg, uint64_t from, uint64_t *ret_last)
 	return verified;
 }
 
-/* Seeks to random acked records, old and new, and reads them. */
-static void spot_check(struct sl_log *lg, uint64_t *rs)
+/* Seeks to random acked records at or after min_seq, old and new, and
+ * reads them. */
+static void spot_check(struct sl_log *lg, uint64_t *rs, uint64_t min_seq)
 {
 	struct sl_record_out out[1];
 	struct sl_reader *r;
+	size_t first = span_from(&acked, min_seq);
 
-	if (acked.n == 0)
+	if (first == acked.n)
 		return;
 	cr_assert_eq(sl_reader_open(lg, 0, &r), 0);
 	for (int k = 0; k < SPOT_CHECKS; k++) {
-		const struct span *sp = &acked.v[rnd(rs, (uint32_t)acked.n)];
+		const struct span *sp = &acked.v[first + rnd(rs, (uint32_t)(acked.n - first))];
 		uint32_t o = rnd(rs, sp->count);
+
+		if (sp->seq + o < min_seq)
+			o = (uint32_t)(min_seq - sp->seq);
 
 		cr_assert_eq(sl_reader_seek_at_seq(r, sp->seq + o), 0);
 		cr_assert_eq(sl_reader_read(r, out, 1, SIZE_MAX), 1,
@@ -624,7 +729,7 @@ static void spot_check(struct sl_log *lg, uint64_t *rs)
 	sl_reader_free(r);
 }
 
-static void make_plan(struct plan *p, uint64_t *rs, uint32_t first_idx, bool second)
+static void make_plan(struct plan *p, uint64_t *rs, uint32_t first_idx, bool second, bool retention)
 {
 	static const uint64_t seg_sizes[4] = {1u << 20, 1u << 20, (1u << 20) + (256u << 10),
 	                                      2u << 20};
@@ -638,12 +743,23 @@ static void make_plan(struct plan *p, uint64_t *rs, uint32_t first_idx, bool sec
 		p->mode = rnd(rs, second ? 2 : 4) != 0 ? KILL_AFTER_ACKS : KILL_AFTER_DELAY;
 	/* Roughly log-uniform in [1, 2^MAX_ACKS_LOG2]. */
 	p->acks = 1 + rnd(rs, 2u << rnd(rs, MAX_ACKS_LOG2));
+	/* With retention, the first child lives long enough for several rolls
+	 * (a batch is ~18 KiB on average): segments retired to spares and
+	 * spares reused, even in a 5-cycle run. */
+	if (retention && cycle == 0)
+		p->acks = SL_MAX(p->acks, 1024);
 	/* Half the delays are short enough to land inside sl_log_open(). */
 	p->delay_ns = (int64_t)rnd(rs, rnd(rs, 2) ? MAX_DELAY + 1 : MAX_DELAY / 10 + 1);
 	p->segment_bytes = seg_sizes[rnd(rs, 4)];
 	p->pace_us = rnd(rs, 4) == 0 ? 200 : 0;
 	p->child_seed = splitmix(rs);
 	p->first_idx = first_idx;
+	if (retention) {
+		/* Three segments' worth: the segment of the last acked record
+		 * outlives its child's retention, older ones go to spares. */
+		p->retain_bytes = 3 * p->segment_bytes;
+		p->retain_every = 1 + rnd(rs, 8);
+	}
 }
 
 static const char *plan_str(const struct plan *p, char *buf, size_t cap)
@@ -655,7 +771,13 @@ static const char *plan_str(const struct plan *p, char *buf, size_t cap)
 	return buf;
 }
 
-Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
+/*
+ * The crash test proper. With retention, every child also runs
+ * sl_log_retain() every few batches, so that segments are retired to spares
+ * and reused by rolls; acked records below the reopened log's trim horizon
+ * were deleted by retention, so only those at or above it must be there.
+ */
+static void crash_run(bool retention)
 {
 	struct sl_store_config cfg;
 	struct sl_store *st;
@@ -666,7 +788,10 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 	uint32_t next_idx = 0;
 	unsigned kills = 0, by_delay = 0, in_open = 0, self_exit = 0, full_scans = 0, torn = 0;
 	uint64_t scan_from[2] = {0, 0}; /* next_seq of the parent's last two opens */
+	uint64_t horizon = 0, prev_horizon = 0, below_horizon = 0;
+	struct spare_watch sw = {0};
 	bool trace = getenv("SLUICE_CRASH_TRACE") != NULL;
+	int r;
 	int64_t t_start = sl_mono_ns();
 
 	seed = env_u64("SLUICE_CRASH_SEED", (uint64_t)sl_wall_ns() ^ ((uint64_t)getpid() << 32));
@@ -674,8 +799,10 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 	dir = t_tmpdir("crash");
 	t_small_config(&cfg);
 	cr_assert_eq(sl_store_create(&cfg, &st), 0);
-	fprintf(stderr, "crash: seed %" PRIu64 " (SLUICE_CRASH_SEED), %u cycles, %s backend, %s\n",
-	        seed, cycles, sl_io_backend_name(sl_store_backend(st)), dir);
+	fprintf(stderr,
+	        "crash: seed %" PRIu64 " (SLUICE_CRASH_SEED), %u cycles, %s backend, %s%s\n", seed,
+	        cycles, sl_io_backend_name(sl_store_backend(st)), dir,
+	        retention ? ", with retention" : "");
 	sl_store_free(st);
 	cr_assert_gt(cycles, 0);
 
@@ -690,13 +817,13 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 			char pbuf[64];
 			bool exited;
 
-			make_plan(&p, &rs, next_idx, c > 0);
+			make_plan(&p, &rs, next_idx, c > 0, retention);
 			cs = (struct child_state){.plan = &p,
 			                          .after_clean_close = c == 0,
 			                          .prev_next = prev_next,
 			                          .max_seen = max_seen,
 			                          .first_app = appended.n};
-			run_child(&cs, &exited);
+			run_child(&cs, retention ? &sw : NULL, &exited);
 			kills++;
 			by_delay += p.mode == KILL_AFTER_DELAY;
 			in_open += !cs.opened;
@@ -719,11 +846,15 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 				        cs.acks, appended.n - cs.first_app);
 		}
 
+		if (retention)
+			watch_spares(&sw);
+
 		/* Reopen and check what recovery reports. */
 		t_small_config(&cfg);
 		cr_assert_eq(sl_store_create(&cfg, &st), 0);
-		cr_assert_eq(sl_log_open(st, dir, SHARD_ID, NULL, &rep, &lg), 0,
-		             "seed %" PRIu64 " cycle %u: reopen: %s", seed, cycle, sl_errmsg());
+		r = sl_log_open(st, dir, SHARD_ID, NULL, &rep, &lg);
+		cr_assert_eq(r, 0, "seed %" PRIu64 " cycle %u: reopen: %s (%s)", seed, cycle,
+		             sl_errmsg(), strerror(-r));
 		torn += rep.torn_segments;
 		cr_assert_eq(rep.corrupt_batches, 0,
 		             "seed %" PRIu64 " cycle %u: a crash corrupted sealed data: seqs "
@@ -737,7 +868,24 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 		             "seed %" PRIu64 " cycle %u: next_seq %" PRIu64
 		             " not above seq %" PRIu64 " handed out before the crash",
 		             seed, cycle, rep.next_seq, max_seen);
-		if (acked.n > 0) {
+		if (retention) {
+			/* Retention only moves the horizon forward: a retired
+			 * segment never comes back, and is never lost before
+			 * its turn. */
+			horizon = sl_log_trim_horizon(lg);
+			cr_assert_gt(horizon, 0, "seed %" PRIu64 " cycle %u: no trim horizon", seed,
+			             cycle);
+			cr_assert_geq(horizon, prev_horizon,
+			              "seed %" PRIu64 " cycle %u: trim horizon %" PRIu64
+			              " went back from %" PRIu64,
+			              seed, cycle, horizon, prev_horizon);
+			cr_assert_leq(horizon, rep.next_seq);
+			cr_assert(rep.first_seq == 0 || horizon <= rep.first_seq,
+			          "seed %" PRIu64 " cycle %u: trim horizon %" PRIu64
+			          " after the first record on disk %" PRIu64,
+			          seed, cycle, horizon, rep.first_seq);
+			prev_horizon = horizon;
+		} else if (acked.n > 0) {
 			const struct span *l = &acked.v[acked.n - 1];
 
 			cr_assert(rep.first_seq != 0 && rep.first_seq <= acked.v[0].seq,
@@ -754,7 +902,7 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 		 * last two cycles (where the last recoveries worked). */
 		full = cycles <= 2 * FULL_SCAN_EVERY || cycle % FULL_SCAN_EVERY == 0 ||
 		       cycle + 1 == cycles;
-		from = full ? 0 : scan_from[0];
+		from = SL_MAX(full ? 0 : scan_from[0], horizon);
 		verified = scan(lg, from, &last_read);
 		full_scans += full;
 		cr_assert_eq(verified, acked_records_from(from),
@@ -762,23 +910,29 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 		             " acked records of %" PRIu64,
 		             seed, cycle, verified, acked_records_from(from));
 		cr_assert_leq(last_read, rep.last_seq);
-		spot_check(lg, &rs);
+		spot_check(lg, &rs, horizon);
 		total_verified += verified;
+		if (retention)
+			below_horizon = acked_records - acked_records_from(horizon);
 		cr_assert_gt(total_verified, 0,
 		             "seed %" PRIu64 " cycle %u: no acked record verified yet", seed,
 		             cycle);
 		if (trace)
 			fprintf(stderr,
 			        "crash: cycle %u reopen: %u segments, %u torn, %u bad headers, "
-			        "%u indexes rebuilt, %" PRIu64 " acked records verified%s\n",
+			        "%u indexes rebuilt, trim horizon %" PRIu64 ", %u spares, %" PRIu64
+			        " acked records verified%s\n",
 			        cycle, rep.segments, rep.torn_segments, rep.bad_headers,
-			        rep.index_rebuilt, verified, full ? " (full scan)" : "");
+			        rep.index_rebuilt, horizon, sw.last_count, verified,
+			        full ? " (full scan)" : "");
 
 		prev_next = rep.next_seq;
 		scan_from[0] = scan_from[1];
 		scan_from[1] = rep.next_seq;
 		cr_assert_eq(sl_log_close(lg), 0);
 		sl_store_free(st);
+		if (retention)
+			watch_spares(&sw);
 	}
 
 	/* A clean close after the last crash: the next open finds nothing to
@@ -791,7 +945,11 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 	cr_assert_eq(rep.bad_headers, 0);
 	cr_assert_eq(rep.index_rebuilt, 0);
 	cr_assert_gt(rep.next_seq, prev_next);
-	cr_assert_eq(scan(lg, 0, &last_read), acked_records);
+	if (retention) {
+		horizon = sl_log_trim_horizon(lg);
+		cr_assert_geq(horizon, prev_horizon);
+	}
+	cr_assert_eq(scan(lg, horizon, &last_read), acked_records_from(horizon));
 	cr_assert_eq(sl_log_close(lg), 0);
 	sl_store_free(st);
 
@@ -802,10 +960,34 @@ Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
 	        cycles, kills, by_delay, in_open, self_exit, torn, acked.n, acked_records,
 	        total_verified, full_scans, (double)(sl_mono_ns() - t_start) / 1e9);
 	cr_assert_gt(acked_records, 0);
+	if (retention) {
+		fprintf(stderr,
+		        "crash: retention: trim horizon %" PRIu64 ", %" PRIu64
+		        " acked records below it, %u spare reuses seen, %u..%u spares per look "
+		        "(%u drops)\n",
+		        horizon, below_horizon, sw.reused, sw.count_min, sw.count_max,
+		        sw.count_drops);
+		/* Not vacuous: retention ran, spares were made and reused. */
+		cr_assert_gt(below_horizon, 0, "seed %" PRIu64 ": retention deleted nothing", seed);
+		cr_assert_gt(sw.count_max, 0, "seed %" PRIu64 ": no spare ever seen", seed);
+		cr_assert_gt(sw.reused, 0, "seed %" PRIu64 ": no spare seen reused by a roll",
+		             seed);
+	}
 	/* "segments: segment files kept; sealed: of which were sealed". */
 	cr_assert_eq(rep.sealed, rep.segments,
 	             "seed %" PRIu64 ": after a clean close, %u of %u segments kept are sealed "
 	             "(%u empty ones removed)",
 	             seed, rep.sealed, rep.segments, rep.removed_empty);
 	passed = true;
+}
+
+Test(crash, kill_9_loses_no_acked_record, .timeout = 1500)
+{
+	crash_run(false);
+}
+
+Test(crash, kill_9_with_retention_and_reused_segments_loses_no_retained_acked_record,
+     .timeout = 1500)
+{
+	crash_run(true);
 }
