@@ -111,8 +111,8 @@ int t_drain(struct sl_store *st, struct sl_log *log, unsigned *ret_events)
 	return r < 0 ? r : 0;
 }
 
-uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
-                uint32_t per_batch, uint32_t len, uint32_t seed)
+uint64_t t_fill_ts(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
+                   uint32_t per_batch, uint32_t len, uint32_t seed, int64_t t0, int64_t step)
 {
 	struct sl_record_in *recs = calloc(per_batch, sizeof(*recs));
 	char(*keys)[32] = calloc(per_batch, 32);
@@ -125,9 +125,12 @@ uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint3
 		uint64_t seq;
 		int r;
 
-		for (uint32_t k = 0; k < n; k++)
+		for (uint32_t k = 0; k < n; k++) {
 			t_record(&recs[k], keys[k], data + (size_t)k * len, first_i + i + k, len,
 			         seed);
+			if (t0)
+				recs[k].arrival_ns = t0 + (int64_t)(i + k) * step;
+		}
 		while ((r = sl_log_append(log, recs, n, i, SL_NOTIFY_DURABLE, &seq)) == -EAGAIN)
 			cr_assert_geq(sl_store_poll(st, ev, 64), 0);
 		cr_assert_eq(r, 0, "append: %s", strerror(-r));
@@ -140,6 +143,12 @@ uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint3
 	free(keys);
 	free(data);
 	return first;
+}
+
+uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
+                uint32_t per_batch, uint32_t len, uint32_t seed)
+{
+	return t_fill_ts(st, log, first_i, count, per_batch, len, seed, 0, 0);
 }
 
 void t_seg_path(char *buf, size_t cap, const char *dir, uint64_t base, const char *ext)

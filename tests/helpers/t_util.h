@@ -32,6 +32,11 @@ int t_drain(struct sl_store *st, struct sl_log *log, unsigned *ret_events);
 uint64_t t_fill(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
                 uint32_t per_batch, uint32_t len, uint32_t seed);
 
+/* t_fill with arrival times t0 + i * step for the i-th record (t0 == 0:
+ * now). */
+uint64_t t_fill_ts(struct sl_store *st, struct sl_log *log, uint32_t first_i, uint32_t count,
+                   uint32_t per_batch, uint32_t len, uint32_t seed, int64_t t0, int64_t step);
+
 /* Path of a segment file "<dir>/<20 digits>.<ext>". */
 void t_seg_path(char *buf, size_t cap, const char *dir, uint64_t base, const char *ext);
 /* Base sequence numbers of the segments in dir, sorted; returns the count. */

@@ -298,41 +298,15 @@ static uint64_t fill(struct model *m, struct sl_log *lg, uint32_t first_i, uint3
 	return first;
 }
 
-/* Appends count records whose arrival times are t0 + i * step. */
+/* Appends count records whose arrival times are t0 + i * step, and adds
+ * them to m. */
 static uint64_t fill_ts(struct model *m, struct sl_log *lg, uint32_t first_i, uint32_t count,
                         uint32_t per_batch, uint32_t len, uint32_t seed, int64_t t0, int64_t step)
 {
-	struct sl_record_in *recs = calloc(per_batch, sizeof(*recs));
-	char(*keys)[32] = calloc(per_batch, 32);
-	uint8_t *data = malloc((size_t)per_batch * len);
-	struct sl_log_event ev[64];
-	uint64_t first = 0;
+	uint64_t first = t_fill_ts(st, lg, first_i, count, per_batch, len, seed, t0, step);
 
-	for (uint32_t i = 0; i < count;) {
-		uint32_t n = count - i < per_batch ? count - i : per_batch;
-		uint64_t seq;
-		int r;
-
-		for (uint32_t k = 0; k < n; k++) {
-			uint32_t idx = first_i + i + k;
-
-			t_record(&recs[k], keys[k], data + (size_t)k * len, idx, len, seed);
-			recs[k].arrival_ns = t0 + (int64_t)(i + k) * step;
-		}
-		while ((r = sl_log_append(lg, recs, n, i, SL_NOTIFY_DURABLE, &seq)) == -EAGAIN)
-			cr_assert_geq(sl_store_poll(st, ev, 64), 0);
-		cr_assert_eq(r, 0, "append: %s", strerror(-r));
-		if (i == 0)
-			first = seq;
-		for (uint32_t k = 0; k < n; k++)
-			model_add(m, seq + k, first_i + i + k, len, seed,
-			          t0 + (int64_t)(i + k) * step);
-		i += n;
-		cr_assert_geq(sl_store_poll(st, ev, 64), 0);
-	}
-	free(recs);
-	free(keys);
-	free(data);
+	for (uint32_t k = 0; k < count; k++)
+		model_add(m, first + k, first_i + k, len, seed, t0 + (int64_t)k * step);
 	return first;
 }
 
