@@ -1518,6 +1518,24 @@ static void crashed_flip_case(struct tally *t, const char *snap, const struct mo
 	model_free(&keep);
 }
 
+/* Builds one crashed log, then runs each damage case on a copy of it. */
+static void run_crash_cases(const struct crash_case *cases, size_t n)
+{
+	char snap[PATH_CAP];
+	struct model m = {0};
+	struct tally t = {0};
+	struct bat b[64];
+	uint64_t base;
+
+	sub(snap, "snap");
+	base = build_crashed_log(snap, &m, b);
+	for (size_t i = 0; i < n; i++)
+		crashed_flip_case(&t, snap, &m, b, base, &cases[i]);
+	cr_assert_eq(t.cases, 2 * n);
+	model_free(&m);
+	tally_assert(&t);
+}
+
 /*
  * In an unsealed segment, an invalid batch is a torn tail unless an index
  * entry that verifies against its batch lies after it: index entries are
@@ -1538,19 +1556,7 @@ Test(recovery, corruption_before_an_index_point_in_an_unsealed_segment_is_not_cu
 	        {20, -1, CI_TIX_BEHIND, "batch 20, .tix behind (full scan)"},
 	        {3, 39, CI_TIX_BEHIND, "batch 3, torn batch 39, .tix behind (full scan)"},
 	};
-	char snap[PATH_CAP];
-	struct model m = {0};
-	struct tally t = {0};
-	struct bat b[64];
-	uint64_t base;
-
-	sub(snap, "snap");
-	base = build_crashed_log(snap, &m, b);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		crashed_flip_case(&t, snap, &m, b, base, &cases[i]);
-	cr_assert_eq(t.cases, 2 * sizeof(cases) / sizeof(cases[0]));
-	model_free(&m);
-	tally_assert(&t);
+	run_crash_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /* The counterparts: with no index entry after it that verifies, the invalid
@@ -1564,19 +1570,7 @@ Test(recovery, invalid_batch_with_no_index_point_after_it_in_an_unsealed_segment
 	        {-1, 39, CI_TIX_BEHIND, "torn batch 39 (the last), .tix behind (full scan)"},
 	        {-1, 3, CI_FIRST_ONLY, "torn batch 3, index holds only batch 0"},
 	};
-	char snap[PATH_CAP];
-	struct model m = {0};
-	struct tally t = {0};
-	struct bat b[64];
-	uint64_t base;
-
-	sub(snap, "snap");
-	base = build_crashed_log(snap, &m, b);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		crashed_flip_case(&t, snap, &m, b, base, &cases[i]);
-	cr_assert_eq(t.cases, 2 * sizeof(cases) / sizeof(cases[0]));
-	model_free(&m);
-	tally_assert(&t);
+	run_crash_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 /*
