@@ -7,12 +7,18 @@ set -euo pipefail
 packages=(
 	build-essential
 	clang-format
+	dpdk
+	iproute2
 	libcriterion-dev
+	libdpdk-dev
 	libisal-dev
+	libssl-dev
 	liburing-dev
 	meson
+	nftables
 	ninja-build
 	pkg-config
+	redis-server
 )
 
 missing=()
