@@ -54,7 +54,7 @@ static int check_put(const uint8_t *p, uint32_t len, unsigned count)
 	uint32_t off = SL_WIRE_HDR_BYTES;
 
 	if (count == 0 || count > SL_WIRE_MAX_RECORDS)
-		return DROP(COUNT);
+		return DROP(NRECORDS);
 	for (unsigned i = 0; i < count; i++) {
 		uint32_t key_len, data_len;
 
@@ -113,7 +113,7 @@ static int check(const void *buf, size_t len, bool crc, struct sl_wire_hdr *ret_
 		if (h.flags & ~SL_WIRE_FLAG_ACK_MASK)
 			return DROP(FLAGS);
 		if (h.count == 0 || h.count > SL_WIRE_MAX_RECORDS)
-			return DROP(COUNT);
+			return DROP(NRECORDS);
 		if (len != SL_WIRE_HDR_BYTES + (size_t)h.count * SL_WIRE_ACK_ENTRY_BYTES)
 			return DROP(TRAILING);
 		break;

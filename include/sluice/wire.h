@@ -172,7 +172,7 @@ enum sl_wire_status {
 	X(CRC, "CRC32C mismatch")                                                                  \
 	X(TYPE, "unknown or unexpected frame type")                                                \
 	X(FLAGS, "reserved bits set")                                                              \
-	X(COUNT, "record count zero or over the limit")                                            \
+	X(NRECORDS, "record count zero or over the limit")                                            \
 	X(RECORD, "record runs past the frame end or has a bad header")                            \
 	X(TRAILING, "bytes after the last record")                                                 \
 	X(NAME, "stream name empty or too long")
