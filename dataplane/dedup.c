@@ -59,16 +59,16 @@ void sl_dedup_free(struct sl_dedup *d)
 	free(d);
 }
 
-struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id,
-                                     uint64_t batch_seq, uint32_t stream, uint32_t shard_id)
+struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
+                                     uint32_t stream, uint32_t shard_id)
 {
 	uint32_t i = d->buckets[bucket_of(d, producer_id, batch_seq, stream, shard_id)];
 
 	while (i) {
 		struct sl_dedup_entry *e = &d->e[i - 1];
 
-		if (e->producer_id == producer_id && e->batch_seq == batch_seq && e->stream == stream &&
-		    e->shard_id == shard_id)
+		if (e->producer_id == producer_id && e->batch_seq == batch_seq &&
+		    e->stream == stream && e->shard_id == shard_id)
 			return e;
 		i = e->next;
 	}
@@ -78,8 +78,8 @@ struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id,
 static void unlink_entry(struct sl_dedup *d, uint32_t idx)
 {
 	struct sl_dedup_entry *e = &d->e[idx];
-	uint32_t *link = &d->buckets[bucket_of(d, e->producer_id, e->batch_seq, e->stream,
-	                                       e->shard_id)];
+	uint32_t *link =
+	        &d->buckets[bucket_of(d, e->producer_id, e->batch_seq, e->stream, e->shard_id)];
 
 	while (*link && *link != idx + 1)
 		link = &d->e[*link - 1].next;
@@ -87,8 +87,8 @@ static void unlink_entry(struct sl_dedup *d, uint32_t idx)
 		*link = e->next;
 }
 
-struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id,
-                                       uint64_t batch_seq, uint32_t stream, uint32_t shard_id)
+struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
+                                       uint32_t stream, uint32_t shard_id)
 {
 	uint32_t idx = d->next;
 	struct sl_dedup_entry *e = &d->e[idx];
@@ -101,12 +101,12 @@ struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id,
 	}
 	gen = e->gen + 1;
 	*e = (struct sl_dedup_entry){
-		.producer_id = producer_id,
-		.batch_seq = batch_seq,
-		.stream = stream,
-		.shard_id = shard_id,
-		.gen = gen,
-		.used = 1,
+	        .producer_id = producer_id,
+	        .batch_seq = batch_seq,
+	        .stream = stream,
+	        .shard_id = shard_id,
+	        .gen = gen,
+	        .used = 1,
 	};
 	b = bucket_of(d, producer_id, batch_seq, stream, shard_id);
 	e->next = d->buckets[b];

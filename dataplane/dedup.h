@@ -39,13 +39,13 @@ struct sl_dedup;
 int sl_dedup_create(uint32_t cap, struct sl_dedup **ret);
 void sl_dedup_free(struct sl_dedup *d);
 
-struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id,
-                                     uint64_t batch_seq, uint32_t stream, uint32_t shard_id);
+struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
+                                     uint32_t stream, uint32_t shard_id);
 
 /* Takes the oldest slot (evicting what it held) for a new entry with the
  * key filled in and everything else zero. */
-struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id,
-                                       uint64_t batch_seq, uint32_t stream, uint32_t shard_id);
+struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
+                                       uint32_t stream, uint32_t shard_id);
 
 /* A reference that survives eviction checks: index and generation. */
 uint32_t sl_dedup_index(const struct sl_dedup *d, const struct sl_dedup_entry *e);

@@ -40,8 +40,8 @@ struct sl_routes {
 	uint64_t generation;
 	uint32_t nstreams;
 	uint32_t max_id;
-	struct sl_route_stream *streams;  /* nstreams, in creation order */
-	struct sl_route_stream **by_id;   /* max_id + 1 entries, NULL where none */
+	struct sl_route_stream *streams; /* nstreams, in creation order */
+	struct sl_route_stream **by_id;  /* max_id + 1 entries, NULL where none */
 };
 
 /* Start of shard k of n when the 2^128 hash space is split evenly

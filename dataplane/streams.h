@@ -17,7 +17,7 @@
 
 #include <sluice/wire.h>
 
-#define SL_STREAMS_MAX 256        /* streams per engine */
+#define SL_STREAMS_MAX        256  /* streams per engine */
 #define SL_STREAMS_MAX_SHARDS 4096 /* shards per stream and in total */
 
 struct sl_stream_def {

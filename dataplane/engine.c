@@ -1,0 +1,1250 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dataplane engine (see engine.h for the shape).
+ *
+ * Frames move by pointer. An rx lcore validates a whole PUT frame (packet
+ * headers, wire CRC, every record's bounds), routes each record by its hash
+ * key, writes the destination of every record into the mbuf's private area
+ * (struct frame_meta) and enqueues the mbuf once per destination shard lcore
+ * (one burst per ring per rx burst; the mbuf's reference count covers every
+ * destination). A shard lcore appends the records it owns, one storage
+ * batch per shard, and answers with an ACK frame built at append time in a
+ * fresh mbuf that it holds until the ack level is reached (the cookie of the
+ * storage batch is that mbuf).
+ *
+ * Nothing is dropped silently: a full ring, a full log, too many pending
+ * acks or a route that moved while a frame was in flight are answered
+ * THROTTLED, so the producer retries; malformed packets are counted per
+ * reason.
+ *
+ * Threads: each lcore owns its counters, tx queue, store, logs and dedup
+ * memory. The only shared mutable things are the rings (SP/SC, one per rx x
+ * shard pair) and the routing table pointer, swapped under rte_rcu_qsbr:
+ * every lcore reports a quiescent state once per loop iteration, after
+ * which it holds no table pointer.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "clock.h"
+#include "dedup.h"
+#include "err.h"
+#include "fs.h"
+#include "route.h"
+#include "wire.h"
+
+#define TX_MAX      64
+#define EV_MAX      256
+#define SHARD_BURST 32
+
+/* What an rx lcore leaves in a PUT mbuf's private area for shard lcores. */
+struct frame_meta {
+	uint64_t generation; /* of the routing table route[] was computed with */
+	struct sl_pkt_reply reply;
+	uint64_t producer_id;
+	uint64_t batch_seq;
+	uint32_t stream;
+	uint16_t payload_off;
+	uint16_t payload_len;
+	uint16_t count;
+	uint8_t ack_mode;
+	uint8_t lcore[SL_WIRE_MAX_RECORDS];  /* shard lcore index per record */
+	uint16_t route[SL_WIRE_MAX_RECORDS]; /* index into the stream's shards */
+};
+
+/* What a shard lcore keeps in a held ACK mbuf's private area. */
+struct ack_meta {
+	struct sl_pkt_reply reply;
+	uint32_t dedup_idx;
+	uint32_t dedup_gen;
+	uint32_t payload_len;
+	uint16_t entries;
+	uint8_t level;
+};
+
+union mbuf_meta {
+	struct frame_meta f;
+	struct ack_meta a;
+};
+
+struct slot {
+	struct sl_log *log;
+	uint32_t stream;
+	uint32_t shard_id;
+};
+
+struct lcore {
+	struct sl_engine *e;
+	unsigned lcore_id;
+	unsigned idx; /* engine thread index: qsbr thread id and tx queue */
+	int rx_idx;   /* -1 when not an rx lcore */
+	int shard_idx;
+	uint16_t rxq;
+	uint16_t txq;
+	uint16_t ntx;
+	uint32_t pending;
+	uint32_t idle;
+	struct rte_ring **out;  /* rx role: one ring per shard lcore */
+	struct rte_ring **in;   /* shard role: one ring per rx lcore */
+	struct rte_mbuf **outq; /* rx role: [shard lcore][rx_burst] frames of one burst */
+	unsigned *nout;
+	struct sl_store *store;
+	struct slot *slots;
+	uint32_t nslots;
+	struct sl_dedup *dedup;
+	int err;
+	struct rte_mbuf *tx[TX_MAX];
+	struct sl_engine_stats st;
+} __rte_cache_aligned;
+
+struct sl_engine {
+	struct sl_engine_config c;
+	struct sl_stream_set streams;
+	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *qs;
+	struct sl_routes *routes; /* RCU-published; see load_routes() */
+	bool port_started;
+	volatile int stop;
+	unsigned nlcores;
+	struct lcore *lc[SL_ENGINE_MAX_LCORES];
+	struct lcore *shard_lc[SL_ENGINE_MAX_LCORES];
+	struct rte_ring *rings[SL_ENGINE_MAX_LCORES][SL_ENGINE_MAX_LCORES]; /* [rx][shard] */
+};
+
+#define CNT(l, name, n)                                                                            \
+	__atomic_store_n(&(l)->st.c[SL_EC_##name],                                                 \
+	                 __atomic_load_n(&(l)->st.c[SL_EC_##name], __ATOMIC_RELAXED) + (n),        \
+	                 __ATOMIC_RELAXED)
+#define CNT_ARR(l, arr, i)                                                                         \
+	__atomic_store_n(&(l)->st.arr[i], __atomic_load_n(&(l)->st.arr[i], __ATOMIC_RELAXED) + 1,  \
+	                 __ATOMIC_RELAXED)
+
+void sl_engine_config_default(struct sl_engine_config *c)
+{
+	memset(c, 0, sizeof(*c));
+#define SL_X_DEF(name, type, def, min, max, doc) c->name = (def);
+	SL_ENGINE_CONFIG(SL_X_DEF)
+#undef SL_X_DEF
+	sl_store_config_default(&c->store);
+	c->self.udp_port = SL_WIRE_DEFAULT_PORT;
+}
+
+static bool in_range(uint64_t v, uint64_t min, uint64_t max)
+{
+	return v >= min && v <= max;
+}
+
+static int config_validate(const struct sl_engine_config *c)
+{
+#define SL_X_CHECK(name, type, def, min, max, doc)                                                 \
+	if (!in_range(c->name, (min), (max)))                                                      \
+		return sl_err_set(-EINVAL, "%s=%" PRIu64 " not in %" PRIu64 "..%" PRIu64, #name,   \
+		                  (uint64_t)c->name, (uint64_t)(min), (uint64_t)(max));
+	SL_ENGINE_CONFIG(SL_X_CHECK)
+#undef SL_X_CHECK
+	if (c->ring_size & (c->ring_size - 1))
+		return sl_err_set(-EINVAL, "ring_size=%u is not a power of two", c->ring_size);
+	if (c->nrx == 0 || c->nshard == 0 || c->nrx > SL_ENGINE_MAX_LCORES ||
+	    c->nshard > SL_ENGINE_MAX_LCORES)
+		return sl_err_set(-EINVAL, "need 1..%d rx and shard lcores", SL_ENGINE_MAX_LCORES);
+	if (!c->data_dir)
+		return sl_err_set(-EINVAL, "no data directory");
+	if (!c->self.has_ip4 && !c->self.has_ip6)
+		return sl_err_set(-EINVAL, "the engine needs an IPv4 or IPv6 address");
+	return sl_store_config_validate(&c->store);
+}
+
+static inline union mbuf_meta *meta_of(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+/* ---- routing table publication (RCU) ---- */
+
+/* Readers: the table stays valid until this lcore's next quiescent report. */
+static inline const struct sl_routes *load_routes(struct sl_engine *e)
+{
+	/* acquire: pairs with the release in publish_routes(); the table's
+	 * contents were written before its pointer. */
+	return __atomic_load_n(&e->routes, __ATOMIC_ACQUIRE);
+}
+
+/* Swaps in next and frees the previous table once every lcore has passed
+ * a quiescent state. Control thread only; blocks while lcores run. */
+static void publish_routes(struct sl_engine *e, struct sl_routes *next, bool running)
+{
+	struct sl_routes *prev;
+
+	/* release: the table is complete before readers can see it. */
+	prev = __atomic_exchange_n(&e->routes, next, __ATOMIC_ACQ_REL);
+	if (prev && running)
+		rte_rcu_qsbr_synchronize(e->qs, RTE_QSBR_THRID_INVALID);
+	sl_routes_free(prev);
+}
+
+/* ---- transmit ---- */
+
+static void tx_flush(struct lcore *l)
+{
+	uint16_t sent = 0;
+
+	for (int tries = 0; tries < 4 && sent < l->ntx; tries++)
+		sent += rte_eth_tx_burst(l->e->c.port_id, l->txq, l->tx + sent, l->ntx - sent);
+	if (sent < l->ntx) {
+		CNT(l, tx_dropped, l->ntx - sent);
+		rte_pktmbuf_free_bulk(l->tx + sent, l->ntx - sent);
+	}
+	l->ntx = 0;
+}
+
+static void tx_push(struct lcore *l, struct rte_mbuf *m)
+{
+	if (l->ntx == TX_MAX)
+		tx_flush(l);
+	l->tx[l->ntx++] = m;
+}
+
+/* ---- ack frames ---- */
+
+/* Starts an answer frame in m for reply path rep; returns the wire payload. */
+static uint8_t *answer_begin(struct rte_mbuf *m, const struct sl_pkt_reply *rep,
+                             enum sl_wire_type type, uint16_t flags, uint64_t producer_id,
+                             uint64_t batch_seq, uint32_t stream)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *) + sl_pkt_udp_hdr_len(rep);
+
+	sl_wire_begin(p, type, flags, producer_id, batch_seq, stream);
+	return p;
+}
+
+static void answer_finish(struct rte_mbuf *m, const struct sl_pkt_reply *rep, uint32_t len,
+                          uint16_t count)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *) + sl_pkt_udp_hdr_len(rep);
+	uint32_t total;
+
+	sl_wire_finish(p, len, count);
+	total = sl_pkt_udp_write(rte_pktmbuf_mtod(m, uint8_t *), rep, len);
+	m->data_len = (uint16_t)total;
+	m->pkt_len = total;
+}
+
+/* Entries for records idx[0..n) (ascending), one per run of consecutive
+ * indices; with SL_WIRE_OK the k-th record has first_seq + k. */
+static uint16_t add_runs(uint8_t *p, uint32_t *len, const uint16_t *idx, unsigned n,
+                         uint64_t first_seq, uint32_t shard, enum sl_wire_status status)
+{
+	uint16_t entries = 0;
+	unsigned i = 0;
+
+	while (i < n) {
+		unsigned j = i;
+
+		while (j + 1 < n && idx[j + 1] == idx[j] + 1)
+			j++;
+		sl_wire_ack_add(p, len, status == SL_WIRE_OK ? first_seq + i : 0, shard, idx[i],
+		                (uint16_t)(j - i + 1), status);
+		entries++;
+		i = j + 1;
+	}
+	return entries;
+}
+
+/* Sends an answer with one status for records idx[0..n) of frame fm. */
+static void answer_now(struct lcore *l, const struct frame_meta *fm, const uint16_t *idx,
+                       unsigned n, uint64_t first_seq, uint32_t shard, enum sl_wire_status status,
+                       uint8_t level)
+{
+	struct rte_mbuf *m;
+	uint8_t *p;
+	uint32_t len = SL_WIRE_HDR_BYTES;
+	uint16_t entries;
+
+	if (fm->ack_mode == SL_WIRE_ACK_NONE || n == 0)
+		return;
+	m = rte_pktmbuf_alloc(l->e->pool);
+	if (!m) {
+		CNT(l, nombuf, 1);
+		return;
+	}
+	p = answer_begin(m, &fm->reply, SL_WIRE_ACK, level, fm->producer_id, fm->batch_seq,
+	                 fm->stream);
+	entries = add_runs(p, &len, idx, n, first_seq, shard, status);
+	answer_finish(m, &fm->reply, len, entries);
+	CNT(l, acks, 1);
+	tx_push(l, m);
+}
+
+/* ---- rx role ---- */
+
+static unsigned csum_flags(const struct rte_mbuf *m)
+{
+	unsigned f = 0;
+	uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= SL_PKT_CSUM_IP_GOOD;
+	else if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		f |= SL_PKT_CSUM_IP_BAD;
+	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= SL_PKT_CSUM_L4_GOOD;
+	else if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		f |= SL_PKT_CSUM_L4_BAD;
+	return f;
+}
+
+static void rx_resolve(struct lcore *l, const struct sl_routes *rt, struct rte_mbuf *m,
+                       const struct sl_pkt_info *info, const struct sl_wire_hdr *h)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	const struct sl_route_stream *s = NULL;
+	char name[SL_WIRE_MAX_NAME + 1];
+	uint32_t n = info->payload_len - SL_WIRE_HDR_BYTES;
+	struct sl_pkt_reply rep;
+	uint8_t *p;
+
+	memcpy(name, frame + info->payload_off + SL_WIRE_HDR_BYTES, n);
+	name[n] = 0;
+	for (uint32_t i = 0; i < rt->nstreams; i++) {
+		if (strcmp(rt->streams[i].name, name) == 0) {
+			s = &rt->streams[i];
+			break;
+		}
+	}
+	/* The answer is never longer than the request: build it in place. */
+	sl_pkt_reply_from(frame, info, &rep);
+	p = answer_begin(m, &rep, SL_WIRE_RESOLVED, 0, h->producer_id, h->batch_seq, s ? s->id : 0);
+	(void)p;
+	answer_finish(m, &rep, SL_WIRE_HDR_BYTES, s ? (uint16_t)s->nshards : 0);
+	CNT(l, resolves, 1);
+	tx_push(l, m);
+}
+
+/* Answers THROTTLED for the records of fm that were bound for shard lcore
+ * dst (its ring was full). */
+static void rx_throttle(struct lcore *l, const struct sl_routes *rt, const struct frame_meta *fm,
+                        unsigned dst)
+{
+	const struct sl_route_stream *s = sl_routes_stream(rt, fm->stream);
+	uint16_t idx[SL_WIRE_MAX_RECORDS];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < fm->count; i++) {
+		if (fm->lcore[i] != dst)
+			continue;
+		/* One run per record here: shard ids differ between records. */
+		idx[0] = (uint16_t)i;
+		answer_now(l, fm, idx, 1, 0, s->shards[fm->route[i]].shard_id, SL_WIRE_THROTTLED,
+		           fm->ack_mode);
+		n++;
+	}
+	CNT(l, throttled_ring, n);
+}
+
+/* Validates and routes a producer frame; returns the mask of shard lcores
+ * it must go to (0: answered or dropped here). */
+static uint64_t rx_producer(struct lcore *l, const struct sl_routes *rt, struct rte_mbuf *m,
+                            const struct sl_pkt_info *info)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	const uint8_t *payload = frame + info->payload_off;
+	const struct sl_route_stream *s;
+	struct frame_meta *fm;
+	struct sl_wire_hdr h;
+	uint64_t mask = 0;
+	uint32_t off;
+	int rc;
+
+	rc = sl_wire_check(payload, info->payload_len, &h);
+	if (rc < 0) {
+		CNT_ARR(l, wire_drops, sl_wire_drop_of(rc));
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	if (h.type == SL_WIRE_RESOLVE) {
+		rx_resolve(l, rt, m, info, &h);
+		return 0;
+	}
+	if (h.type != SL_WIRE_PUT) {
+		CNT_ARR(l, wire_drops, SL_WIRE_DROP_TYPE);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	CNT(l, frames, 1);
+	CNT(l, records, h.count);
+	fm = &meta_of(m)->f;
+	fm->generation = rt->generation;
+	sl_pkt_reply_from(frame, info, &fm->reply);
+	fm->producer_id = h.producer_id;
+	fm->batch_seq = h.batch_seq;
+	fm->stream = h.stream;
+	fm->payload_off = info->payload_off;
+	fm->payload_len = info->payload_len;
+	fm->count = h.count;
+	fm->ack_mode = h.flags & SL_WIRE_FLAG_ACK_MASK;
+
+	s = sl_routes_stream(rt, h.stream);
+	if (!s) {
+		uint16_t idx[SL_WIRE_MAX_RECORDS];
+
+		for (unsigned i = 0; i < h.count; i++)
+			idx[i] = (uint16_t)i;
+		CNT(l, unknown_stream, h.count);
+		answer_now(l, fm, idx, h.count, 0, 0, SL_WIRE_UNKNOWN_STREAM, fm->ack_mode);
+		rte_pktmbuf_free(m);
+		return 0;
+	}
+	off = SL_WIRE_HDR_BYTES;
+	for (unsigned i = 0; i < h.count; i++) {
+		struct sl_wire_rec r;
+		uint32_t ri;
+
+		sl_wire_rec_next(payload, &off, &r);
+		ri = sl_route_find(s, sl_route_hash(r.hash_key));
+		fm->route[i] = (uint16_t)ri;
+		fm->lcore[i] = (uint8_t)s->shards[ri].lcore;
+		mask |= 1ull << s->shards[ri].lcore;
+	}
+	return mask;
+}
+
+static int rx_do_work(struct lcore *l)
+{
+	struct sl_engine *e = l->e;
+	const struct sl_routes *rt = load_routes(e);
+	struct rte_mbuf *pkts[512];
+	struct rte_mbuf **outq = l->outq;
+	unsigned *nout = l->nout;
+	unsigned burst = e->c.rx_burst;
+	uint64_t used = 0;
+	uint16_t n;
+
+	n = rte_eth_rx_burst(e->c.port_id, l->rxq, pkts, (uint16_t)e->c.rx_burst);
+	if (n == 0)
+		return 0;
+	CNT(l, rx_packets, n);
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct sl_pkt_info info;
+		enum sl_pkt_drop why;
+		enum sl_pkt_kind kind;
+		uint32_t len;
+		uint64_t mask;
+
+		if (i + 2 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
+		CNT(l, rx_bytes, m->pkt_len);
+		if (m->nb_segs != 1) {
+			CNT(l, rx_segmented, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		kind = sl_pkt_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &e->c.self,
+		                       csum_flags(m), &info, &why);
+		switch (kind) {
+		case SL_PKT_PRODUCER:
+			mask = rx_producer(l, rt, m, &info);
+			if (!mask)
+				break;
+			/* One reference per destination beyond the first. */
+			if (__builtin_popcountll(mask) > 1)
+				rte_mbuf_refcnt_update(m,
+				                       (int16_t)(__builtin_popcountll(mask) - 1));
+			while (mask) {
+				unsigned d = (unsigned)__builtin_ctzll(mask);
+
+				mask &= mask - 1;
+				if (!(used & (1ull << d))) {
+					used |= 1ull << d;
+					nout[d] = 0;
+				}
+				outq[d * burst + nout[d]++] = m;
+			}
+			break;
+		case SL_PKT_ARP_REQUEST:
+		case SL_PKT_ICMP_ECHO:
+		case SL_PKT_ICMP6_ECHO:
+		case SL_PKT_ND_SOLICIT: {
+			uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
+			uint32_t cap = rte_pktmbuf_data_len(m) + rte_pktmbuf_tailroom(m);
+
+			if (kind == SL_PKT_ARP_REQUEST) {
+				len = sl_pkt_arp_reply(f, m->data_len, cap, &info, &e->c.self);
+				CNT(l, arp_replies, len != 0);
+			} else if (kind == SL_PKT_ND_SOLICIT) {
+				len = sl_pkt_nd_advert(f, m->data_len, cap, &info, &e->c.self);
+				CNT(l, nd_replies, len != 0);
+			} else {
+				len = kind == SL_PKT_ICMP_ECHO
+				              ? sl_pkt_icmp_echo_reply(f, m->data_len, cap, &info,
+				                                       &e->c.self)
+				              : sl_pkt_icmp6_echo_reply(f, m->data_len, cap, &info,
+				                                        &e->c.self);
+				CNT(l, icmp_replies, len != 0);
+			}
+			if (len == 0) {
+				rte_pktmbuf_free(m);
+				break;
+			}
+			m->data_len = (uint16_t)len;
+			m->pkt_len = len;
+			m->ol_flags = 0;
+			tx_push(l, m);
+			break;
+		}
+		case SL_PKT_DROP:
+			CNT_ARR(l, pkt_drops, why);
+			rte_pktmbuf_free(m);
+			break;
+		case SL_PKT_OTHER:
+		default:
+			CNT(l, rx_other, 1);
+			rte_pktmbuf_free(m);
+			break;
+		}
+	}
+
+	/* One enqueue per destination ring per burst. */
+	while (used) {
+		unsigned d = (unsigned)__builtin_ctzll(used);
+		unsigned k;
+
+		used &= used - 1;
+		k = rte_ring_sp_enqueue_burst(l->out[d], (void **)&outq[d * burst], nout[d], NULL);
+		for (unsigned j = k; j < nout[d]; j++) {
+			rx_throttle(l, rt, &meta_of(outq[d * burst + j])->f, d);
+			rte_pktmbuf_free(outq[d * burst + j]);
+		}
+	}
+	return n;
+}
+
+/* ---- shard role ---- */
+
+static void send_held_ack(struct lcore *l, struct rte_mbuf *am, bool failed)
+{
+	struct ack_meta *a = &meta_of(am)->a;
+
+	if (failed) {
+		uint8_t *p = rte_pktmbuf_mtod(am, uint8_t *) + sl_pkt_udp_hdr_len(&a->reply);
+
+		for (unsigned i = 0; i < a->entries; i++) {
+			uint8_t *ent = p + SL_WIRE_HDR_BYTES + (size_t)i * SL_WIRE_ACK_ENTRY_BYTES;
+
+			if (sl_le16(ent + 16) == SL_WIRE_OK) {
+				sl_put_le64(ent, 0);
+				sl_put_le16(ent + 16, SL_WIRE_FAILED);
+			}
+		}
+		answer_finish(am, &a->reply, a->payload_len, a->entries);
+	}
+	CNT(l, acks, 1);
+	tx_push(l, am);
+}
+
+/* Appends the records idx[0..n) of frame fm (payload at payload) that go to
+ * slot sl, and answers them. */
+static void shard_append(struct lcore *l, const struct sl_route_stream *s, struct slot *sl,
+                         const struct frame_meta *fm, const uint8_t *payload, const uint16_t *idx,
+                         const uint32_t *offs, unsigned n)
+{
+	struct sl_engine *e = l->e;
+	struct sl_record_in recs[SL_WIRE_MAX_RECORDS];
+	uint16_t ok[SL_WIRE_MAX_RECORDS], big[SL_WIRE_MAX_RECORDS];
+	unsigned nok = 0, nbig = 0;
+	struct sl_dedup_entry *de;
+	struct rte_mbuf *am = NULL;
+	uint64_t first_seq;
+	int64_t now = sl_wall_ns();
+	unsigned notify = 0;
+	int rc;
+
+	de = sl_dedup_find(l->dedup, fm->producer_id, fm->batch_seq, fm->stream, sl->shard_id);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t off = offs[i];
+		struct sl_wire_rec r;
+
+		sl_wire_rec_next(payload, &off, &r);
+		if (r.data_len > s->max_record_bytes) {
+			big[nbig++] = idx[i];
+			continue;
+		}
+		recs[nok] = (struct sl_record_in){
+		        .key = r.key,
+		        .data = r.data,
+		        .data_len = r.data_len,
+		        .key_len = r.key_len,
+		        .arrival_ns = now,
+		};
+		memcpy(recs[nok].hash_key, r.hash_key, 16);
+		ok[nok++] = idx[i];
+	}
+	if (nbig) {
+		CNT(l, too_large, nbig);
+		answer_now(l, fm, big, nbig, 0, sl->shard_id, SL_WIRE_TOO_LARGE, fm->ack_mode);
+	}
+	if (nok == 0)
+		return;
+
+	if (de && de->count == nok) {
+		/* A retry of a part already appended: the original numbers. */
+		if (de->failed) {
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_FAILED, fm->ack_mode);
+		} else if (de->level >= fm->ack_mode) {
+			CNT(l, dedup_hits, 1);
+			answer_now(l, fm, ok, nok, de->first_seq, sl->shard_id, SL_WIRE_OK,
+			           fm->ack_mode);
+		} else {
+			CNT(l, dedup_pending, 1);
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_PENDING, de->level);
+		}
+		return;
+	}
+
+	if (fm->ack_mode >= SL_WIRE_ACK_WRITTEN) {
+		if (l->pending >= e->c.max_pending_acks) {
+			CNT(l, throttled_acks, nok);
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED,
+			           fm->ack_mode);
+			return;
+		}
+		am = rte_pktmbuf_alloc(e->pool);
+		if (!am) {
+			CNT(l, nombuf, 1);
+			CNT(l, throttled_acks, nok);
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED,
+			           fm->ack_mode);
+			return;
+		}
+		notify =
+		        fm->ack_mode == SL_WIRE_ACK_WRITTEN ? SL_NOTIFY_WRITTEN : SL_NOTIFY_DURABLE;
+	}
+
+	rc = sl_log_append(sl->log, recs, nok, (uint64_t)(uintptr_t)am, notify, &first_seq);
+	if (rc < 0) {
+		rte_pktmbuf_free(am);
+		if (rc == -EAGAIN) {
+			CNT(l, throttled_store, nok);
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED,
+			           fm->ack_mode);
+		} else {
+			CNT(l, append_failed, nok);
+			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_FAILED, fm->ack_mode);
+		}
+		return;
+	}
+	CNT(l, appended, nok);
+	CNT(l, append_batches, 1);
+	de = sl_dedup_insert(l->dedup, fm->producer_id, fm->batch_seq, fm->stream, sl->shard_id);
+	de->first_seq = first_seq;
+	de->count = (uint16_t)nok;
+	de->level = SL_WIRE_ACK_RECEIVED;
+
+	if (!am) {
+		answer_now(l, fm, ok, nok, first_seq, sl->shard_id, SL_WIRE_OK, fm->ack_mode);
+		return;
+	}
+	/* Build the final answer now, send it when storage reports the level. */
+	{
+		struct ack_meta *a = &meta_of(am)->a;
+		uint32_t len = SL_WIRE_HDR_BYTES;
+		uint8_t *p;
+
+		a->reply = fm->reply;
+		a->dedup_idx = sl_dedup_index(l->dedup, de);
+		a->dedup_gen = de->gen;
+		a->level = fm->ack_mode;
+		p = answer_begin(am, &a->reply, SL_WIRE_ACK, fm->ack_mode, fm->producer_id,
+		                 fm->batch_seq, fm->stream);
+		a->entries = add_runs(p, &len, ok, nok, first_seq, sl->shard_id, SL_WIRE_OK);
+		a->payload_len = len;
+		answer_finish(am, &a->reply, len, a->entries);
+		l->pending++;
+	}
+}
+
+static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_mbuf *m)
+{
+	const struct frame_meta *fm = &meta_of(m)->f;
+	const uint8_t *payload = rte_pktmbuf_mtod(m, uint8_t *) + fm->payload_off;
+	const struct sl_route_stream *s = sl_routes_stream(rt, fm->stream);
+	uint16_t idx[SL_WIRE_MAX_RECORDS], moved[SL_WIRE_MAX_RECORDS];
+	uint32_t offs[SL_WIRE_MAX_RECORDS], slot_of[SL_WIRE_MAX_RECORDS];
+	bool same_gen = fm->generation == rt->generation;
+	unsigned mine = 0, nmoved = 0;
+	uint32_t off = SL_WIRE_HDR_BYTES;
+
+	for (unsigned i = 0; i < fm->count; i++) {
+		uint32_t at = off;
+		struct sl_wire_rec r;
+		uint32_t ri;
+
+		sl_wire_rec_next(payload, &off, &r);
+		if (fm->lcore[i] != (unsigned)l->shard_idx)
+			continue;
+		ri = same_gen ? fm->route[i]
+		              : (s ? sl_route_find(s, sl_route_hash(r.hash_key)) : 0);
+		if (!s || s->shards[ri].lcore != (unsigned)l->shard_idx) {
+			moved[nmoved++] = (uint16_t)i;
+			continue;
+		}
+		idx[mine] = (uint16_t)i;
+		offs[mine] = at;
+		slot_of[mine] = s->shards[ri].slot;
+		mine++;
+	}
+	if (nmoved) {
+		/* The stream was resharded while the frame was queued: retry. */
+		CNT(l, route_moved, nmoved);
+		answer_now(l, fm, moved, nmoved, 0, 0, SL_WIRE_THROTTLED, fm->ack_mode);
+	}
+
+	/* One append per slot, records in frame order. Usually one slot. */
+	for (unsigned i = 0; i < mine; i++) {
+		uint16_t gidx[SL_WIRE_MAX_RECORDS];
+		uint32_t goffs[SL_WIRE_MAX_RECORDS];
+		uint32_t slot = slot_of[i];
+		unsigned g = 0;
+
+		if (slot == UINT32_MAX)
+			continue;
+		for (unsigned j = i; j < mine; j++) {
+			if (slot_of[j] != slot)
+				continue;
+			gidx[g] = idx[j];
+			goffs[g++] = offs[j];
+			slot_of[j] = UINT32_MAX;
+		}
+		shard_append(l, s, &l->slots[slot], fm, payload, gidx, goffs, g);
+	}
+	rte_pktmbuf_free(m);
+}
+
+static int shard_poll_store(struct lcore *l)
+{
+	struct sl_log_event ev[EV_MAX];
+	int n = sl_store_poll(l->store, ev, EV_MAX);
+
+	for (int i = 0; i < n; i++) {
+		struct rte_mbuf *am = (struct rte_mbuf *)(uintptr_t)ev[i].cookie;
+		struct ack_meta *a;
+		struct sl_dedup_entry *de;
+		bool failed = ev[i].kind == SL_EV_FAILED;
+
+		if (!am)
+			continue;
+		a = &meta_of(am)->a;
+		de = sl_dedup_get(l->dedup, a->dedup_idx, a->dedup_gen);
+		if (de) {
+			if (failed)
+				de->failed = 1;
+			else
+				de->level = ev[i].kind == SL_EV_DURABLE ? SL_WIRE_ACK_DURABLE
+				                                        : SL_WIRE_ACK_WRITTEN;
+		}
+		if (failed)
+			CNT(l, append_failed, ev[i].count);
+		l->pending--;
+		send_held_ack(l, am, failed);
+	}
+	return n < 0 ? 0 : n;
+}
+
+static int shard_do_work(struct lcore *l)
+{
+	struct sl_engine *e = l->e;
+	const struct sl_routes *rt = load_routes(e);
+	int work = 0;
+
+	for (unsigned r = 0; r < e->c.nrx; r++) {
+		struct rte_mbuf *frames[SHARD_BURST];
+		unsigned n =
+		        rte_ring_sc_dequeue_burst(l->in[r], (void **)frames, SHARD_BURST, NULL);
+
+		for (unsigned i = 0; i < n; i++)
+			shard_frame(l, rt, frames[i]);
+		work += (int)n;
+	}
+	work += shard_poll_store(l);
+	return work;
+}
+
+/* ---- lcore loop ---- */
+
+static int lcore_main(void *arg)
+{
+	struct lcore *l = arg;
+	struct sl_engine *e = l->e;
+
+	rte_rcu_qsbr_thread_register(e->qs, l->idx);
+	rte_rcu_qsbr_thread_online(e->qs, l->idx);
+	while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
+		int work = 0;
+
+		if (l->rx_idx >= 0)
+			work += rx_do_work(l);
+		if (l->shard_idx >= 0)
+			work += shard_do_work(l);
+		if (l->ntx)
+			tx_flush(l);
+		rte_rcu_qsbr_quiescent(e->qs, l->idx);
+		if (work) {
+			l->idle = 0;
+		} else if (e->c.idle_sleep_us && ++l->idle > 1024) {
+			rte_rcu_qsbr_thread_offline(e->qs, l->idx);
+			usleep(e->c.idle_sleep_us);
+			rte_rcu_qsbr_thread_online(e->qs, l->idx);
+		}
+	}
+	/* Drain: what was appended gets its answer (bounded by 5 s). */
+	if (l->shard_idx >= 0) {
+		int64_t until = sl_mono_ns() + 5000000000ll;
+
+		while (l->pending && sl_mono_ns() < until) {
+			const struct sl_routes *rt = load_routes(e);
+
+			for (unsigned r = 0; r < e->c.nrx; r++) {
+				struct rte_mbuf *frames[SHARD_BURST];
+				unsigned n = rte_ring_sc_dequeue_burst(l->in[r], (void **)frames,
+				                                       SHARD_BURST, NULL);
+
+				for (unsigned i = 0; i < n; i++)
+					shard_frame(l, rt, frames[i]);
+			}
+			shard_poll_store(l);
+			if (l->ntx)
+				tx_flush(l);
+			rte_rcu_qsbr_quiescent(e->qs, l->idx);
+		}
+	}
+	rte_rcu_qsbr_thread_offline(e->qs, l->idx);
+	rte_rcu_qsbr_thread_unregister(e->qs, l->idx);
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static struct lcore *lcore_get(struct sl_engine *e, unsigned lcore_id)
+{
+	struct lcore *l;
+
+	for (unsigned i = 0; i < e->nlcores; i++)
+		if (e->lc[i]->lcore_id == lcore_id)
+			return e->lc[i];
+	if (e->nlcores == SL_ENGINE_MAX_LCORES)
+		return NULL;
+	l = rte_zmalloc("sl_lcore", sizeof(*l), RTE_CACHE_LINE_SIZE);
+	if (!l)
+		return NULL;
+	l->e = e;
+	l->lcore_id = lcore_id;
+	l->idx = e->nlcores;
+	l->txq = (uint16_t)e->nlcores;
+	l->rx_idx = -1;
+	l->shard_idx = -1;
+	e->lc[e->nlcores++] = l;
+	return l;
+}
+
+static int port_setup(struct sl_engine *e)
+{
+	struct sl_engine_config *c = &e->c;
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	uint16_t nrxd = (uint16_t)c->nb_rxd, ntxd = (uint16_t)c->nb_txd;
+	int rc;
+
+	rc = rte_eth_dev_info_get(c->port_id, &info);
+	if (rc < 0)
+		return sl_err_set(rc, "port %u: no such port", c->port_id);
+	if (c->nrx > info.max_rx_queues || e->nlcores > info.max_tx_queues)
+		return sl_err_set(-EINVAL,
+		                  "port %u (%s) has %u rx / %u tx queues; %u rx and %u tx needed "
+		                  "(one tx queue per engine lcore)",
+		                  c->port_id, info.driver_name, info.max_rx_queues,
+		                  info.max_tx_queues, c->nrx, e->nlcores);
+	memset(&conf, 0, sizeof(conf));
+	if (c->nrx > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+		        (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info.flow_type_rss_offloads;
+	}
+	conf.rxmode.offloads = info.rx_offload_capa &
+	                       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	rc = rte_eth_dev_configure(c->port_id, (uint16_t)c->nrx, (uint16_t)e->nlcores, &conf);
+	if (rc < 0)
+		return sl_err_set(rc, "port %u: configure: %s", c->port_id, rte_strerror(-rc));
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(c->port_id, &nrxd, &ntxd);
+	if (rc < 0)
+		return sl_err_set(rc, "port %u: descriptors: %s", c->port_id, rte_strerror(-rc));
+	for (uint16_t q = 0; q < c->nrx; q++) {
+		struct rte_eth_rxconf rxc = info.default_rxconf;
+
+		rxc.offloads = conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(c->port_id, q, nrxd, rte_eth_dev_socket_id(c->port_id),
+		                            &rxc, e->pool);
+		if (rc < 0)
+			return sl_err_set(rc, "port %u: rx queue %u: %s", c->port_id, q,
+			                  rte_strerror(-rc));
+	}
+	for (uint16_t q = 0; q < e->nlcores; q++) {
+		rc = rte_eth_tx_queue_setup(c->port_id, q, ntxd, rte_eth_dev_socket_id(c->port_id),
+		                            &info.default_txconf);
+		if (rc < 0)
+			return sl_err_set(rc, "port %u: tx queue %u: %s", c->port_id, q,
+			                  rte_strerror(-rc));
+	}
+	rc = rte_eth_dev_start(c->port_id);
+	if (rc < 0)
+		return sl_err_set(rc, "port %u: start: %s", c->port_id, rte_strerror(-rc));
+	e->port_started = true;
+	/* Neighbour solicitations go to a solicited-node multicast group. */
+	(void)rte_eth_allmulticast_enable(c->port_id);
+	{
+		static const uint8_t zero[6];
+
+		if (memcmp(c->self.mac, zero, 6) == 0) {
+			struct rte_ether_addr a;
+
+			rte_eth_macaddr_get(c->port_id, &a);
+			memcpy(c->self.mac, a.addr_bytes, 6);
+		}
+	}
+	return 0;
+}
+
+static int routes_build(struct sl_engine *e, struct sl_routes **ret)
+{
+	const struct sl_stream_set *set = &e->streams;
+	struct sl_routes *rt = calloc(1, sizeof(*rt));
+	uint32_t g = 0, max_id = 0;
+
+	if (!rt)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < set->n; i++)
+		max_id = set->s[i].id > max_id ? set->s[i].id : max_id;
+	rt->generation = 1;
+	rt->max_id = max_id;
+	rt->streams = calloc(set->n ? set->n : 1, sizeof(*rt->streams));
+	rt->by_id = calloc(max_id + 1, sizeof(*rt->by_id));
+	if (!rt->streams || !rt->by_id)
+		goto fail;
+	for (uint32_t i = 0; i < set->n; i++) {
+		struct sl_route_stream *s = &rt->streams[i];
+
+		s->id = set->s[i].id;
+		s->nshards = set->s[i].shards;
+		s->max_record_bytes = e->c.max_record_bytes;
+		memcpy(s->name, set->s[i].name, sizeof(s->name));
+		s->shards = calloc(s->nshards, sizeof(*s->shards));
+		if (!s->shards)
+			goto fail;
+		rt->nstreams++;
+		for (uint32_t k = 0; k < s->nshards; k++, g++) {
+			struct lcore *l = e->shard_lc[g % e->c.nshard];
+
+			s->shards[k].start = sl_route_even_start(k, s->nshards);
+			s->shards[k].shard_id = k;
+			s->shards[k].lcore = (uint16_t)l->shard_idx;
+			s->shards[k].slot = l->nslots;
+			l->slots[l->nslots].stream = s->id;
+			l->slots[l->nslots].shard_id = k;
+			l->nslots++;
+		}
+		rt->by_id[s->id] = s;
+	}
+	*ret = rt;
+	return 0;
+fail:
+	sl_routes_free(rt);
+	return -ENOMEM;
+}
+
+static int open_logs(struct sl_engine *e, const struct sl_routes *rt)
+{
+	for (unsigned j = 0; j < e->c.nshard; j++) {
+		struct lcore *l = e->shard_lc[j];
+
+		for (uint32_t i = 0; i < l->nslots; i++) {
+			const struct sl_route_stream *s = sl_routes_stream(rt, l->slots[i].stream);
+			char dir[PATH_MAX];
+			struct sl_log_report rep;
+			int rc;
+
+			if (snprintf(dir, sizeof(dir), "%s/data/%s/shardId-%012u", e->c.data_dir,
+			             s->name, l->slots[i].shard_id) >= (int)sizeof(dir))
+				return sl_err_set(-ENAMETOOLONG, "%s: path too long",
+				                  e->c.data_dir);
+			rc = sl_mkdir_p(dir);
+			if (rc < 0)
+				return sl_err_set(rc, "%s: %s", dir, strerror(-rc));
+			rc = sl_log_open(l->store, dir, l->slots[i].shard_id, &l->slots[i], &rep,
+			                 &l->slots[i].log);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_set *streams,
+                     struct sl_engine **ret)
+{
+	struct sl_engine *e;
+	struct sl_routes *rt = NULL;
+	unsigned nmbufs;
+	size_t qsz;
+	int rc;
+
+	rc = config_validate(c);
+	if (rc < 0)
+		return rc;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->c = *c;
+	e->streams = *streams;
+
+	for (unsigned i = 0; i < c->nrx; i++) {
+		struct lcore *l = lcore_get(e, c->rx_lcores[i]);
+
+		if (!l || l->rx_idx >= 0) {
+			rc = sl_err_set(-EINVAL, "rx lcore %u: repeated or out of memory",
+			                c->rx_lcores[i]);
+			goto fail;
+		}
+		l->rx_idx = (int)i;
+		l->rxq = (uint16_t)i;
+	}
+	for (unsigned i = 0; i < c->nshard; i++) {
+		struct lcore *l = lcore_get(e, c->shard_lcores[i]);
+		uint32_t total = 0;
+
+		if (!l || l->shard_idx >= 0) {
+			rc = sl_err_set(-EINVAL, "shard lcore %u: repeated or out of memory",
+			                c->shard_lcores[i]);
+			goto fail;
+		}
+		l->shard_idx = (int)i;
+		e->shard_lc[i] = l;
+		for (uint32_t s = 0; s < streams->n; s++)
+			total += streams->s[s].shards;
+		l->slots = calloc(total ? total : 1, sizeof(*l->slots));
+		if (!l->slots) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		rc = sl_dedup_create(c->dedup_entries, &l->dedup);
+		if (rc < 0)
+			goto fail;
+	}
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		if (!rte_lcore_is_enabled(e->lc[i]->lcore_id)) {
+			rc = sl_err_set(-EINVAL, "lcore %u is not in the EAL core list (-l)",
+			                e->lc[i]->lcore_id);
+			goto fail;
+		}
+	}
+
+	/* Every mbuf that can be held at once: rx and tx descriptors, rings,
+	 * held acks, per-lcore caches and bursts. */
+	nmbufs = c->nrx * c->nb_rxd + e->nlcores * c->nb_txd + c->nrx * c->nshard * c->ring_size +
+	         c->nshard * c->max_pending_acks + e->nlcores * (256 + 2 * 512 + TX_MAX) + 1024;
+	e->pool = rte_pktmbuf_pool_create(
+	        "sl_mbufs", nmbufs, 256,
+	        (uint16_t)RTE_ALIGN(sizeof(union mbuf_meta), RTE_MBUF_PRIV_ALIGN),
+	        RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	if (!e->pool) {
+		rc = sl_err_set(-ENOMEM, "mbuf pool of %u: %s (raise -m)", nmbufs,
+		                rte_strerror(rte_errno));
+		goto fail;
+	}
+	for (unsigned r = 0; r < c->nrx; r++) {
+		for (unsigned s = 0; s < c->nshard; s++) {
+			char name[RTE_RING_NAMESIZE];
+
+			snprintf(name, sizeof(name), "sl_rx%u_sh%u", r, s);
+			e->rings[r][s] = rte_ring_create(name, c->ring_size, (int)rte_socket_id(),
+			                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!e->rings[r][s]) {
+				rc = sl_err_set(-ENOMEM, "ring %s: %s", name,
+				                rte_strerror(rte_errno));
+				goto fail;
+			}
+		}
+	}
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		struct lcore *l = e->lc[i];
+
+		l->out = calloc(c->nshard, sizeof(*l->out));
+		l->in = calloc(c->nrx, sizeof(*l->in));
+		l->outq = calloc((size_t)c->nshard * c->rx_burst, sizeof(*l->outq));
+		l->nout = calloc(c->nshard, sizeof(*l->nout));
+		if (!l->out || !l->in || !l->outq || !l->nout) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		if (l->rx_idx >= 0)
+			for (unsigned s = 0; s < c->nshard; s++)
+				l->out[s] = e->rings[l->rx_idx][s];
+		if (l->shard_idx >= 0)
+			for (unsigned r = 0; r < c->nrx; r++)
+				l->in[r] = e->rings[r][l->shard_idx];
+	}
+	qsz = rte_rcu_qsbr_get_memsize(e->nlcores);
+	e->qs = rte_zmalloc("sl_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (!e->qs || rte_rcu_qsbr_init(e->qs, e->nlcores) != 0) {
+		rc = sl_err_set(-ENOMEM, "qsbr");
+		goto fail;
+	}
+
+	for (unsigned j = 0; j < c->nshard; j++) {
+		rc = sl_store_create(&c->store, &e->shard_lc[j]->store);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = routes_build(e, &rt);
+	if (rc < 0)
+		goto fail;
+	/* Logs are opened here and then driven by their lcore: the launch
+	 * of the lcore orders these writes before its first use. */
+	rc = open_logs(e, rt);
+	if (rc < 0) {
+		sl_routes_free(rt);
+		goto fail;
+	}
+	publish_routes(e, rt, false);
+	rc = port_setup(e);
+	if (rc < 0)
+		goto fail;
+	*ret = e;
+	return 0;
+fail:
+	sl_engine_free(e);
+	return rc;
+}
+
+int sl_engine_run(struct sl_engine *e)
+{
+	struct lcore *main_lc = NULL;
+	unsigned main_id = rte_get_main_lcore();
+	int rc = 0;
+
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		struct lcore *l = e->lc[i];
+
+		if (l->lcore_id == main_id) {
+			main_lc = l;
+			continue;
+		}
+		rc = rte_eal_remote_launch(lcore_main, l, l->lcore_id);
+		if (rc < 0) {
+			sl_err_set(rc, "launch on lcore %u failed", l->lcore_id);
+			sl_engine_stop(e);
+			break;
+		}
+	}
+	if (main_lc && rc == 0)
+		lcore_main(main_lc);
+	else
+		while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED))
+			usleep(1000);
+	for (unsigned i = 0; i < e->nlcores; i++)
+		if (e->lc[i]->lcore_id != main_id)
+			rte_eal_wait_lcore(e->lc[i]->lcore_id);
+	return rc;
+}
+
+void sl_engine_stop(struct sl_engine *e)
+{
+	__atomic_store_n(&e->stop, 1, __ATOMIC_RELAXED);
+}
+
+void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		const struct sl_engine_stats *s = &e->lc[i]->st;
+
+		for (unsigned k = 0; k < SL_EC_COUNT; k++)
+			ret->c[k] += __atomic_load_n(&s->c[k], __ATOMIC_RELAXED);
+		for (unsigned k = 0; k < SL_PKT_DROP_COUNT; k++)
+			ret->pkt_drops[k] += __atomic_load_n(&s->pkt_drops[k], __ATOMIC_RELAXED);
+		for (unsigned k = 0; k < SL_WIRE_DROP_COUNT; k++)
+			ret->wire_drops[k] += __atomic_load_n(&s->wire_drops[k], __ATOMIC_RELAXED);
+	}
+}
+
+void sl_engine_stats_print(const struct sl_engine_stats *s, FILE *out)
+{
+	static const char *const names[] = {
+#define SL_X_NAME(n, d) #n,
+	        SL_ENGINE_COUNTERS(SL_X_NAME)
+#undef SL_X_NAME
+	};
+
+	for (unsigned k = 0; k < SL_EC_COUNT; k++)
+		fprintf(out, "%s %" PRIu64 "\n", names[k], s->c[k]);
+	for (unsigned k = 0; k < SL_PKT_DROP_COUNT; k++)
+		fprintf(out, "drop_pkt_%s %" PRIu64 "\n", sl_pkt_drop_name(k), s->pkt_drops[k]);
+	for (unsigned k = 0; k < SL_WIRE_DROP_COUNT; k++)
+		fprintf(out, "drop_wire_%s %" PRIu64 "\n", sl_wire_drop_name(k), s->wire_drops[k]);
+}
+
+void sl_engine_free(struct sl_engine *e)
+{
+	if (!e)
+		return;
+	if (e->port_started) {
+		rte_eth_dev_stop(e->c.port_id);
+		rte_eth_dev_close(e->c.port_id);
+	}
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		struct lcore *l = e->lc[i];
+
+		if (l->store) {
+			for (uint32_t k = 0; k < l->nslots; k++)
+				sl_log_close(l->slots[k].log);
+			sl_store_free(l->store);
+		}
+		free(l->slots);
+		free(l->in);
+		free(l->out);
+		free(l->outq);
+		free(l->nout);
+		sl_dedup_free(l->dedup);
+		rte_free(l);
+	}
+	for (unsigned r = 0; r < SL_ENGINE_MAX_LCORES; r++)
+		for (unsigned s = 0; s < SL_ENGINE_MAX_LCORES; s++)
+			if (e->rings[r][s]) {
+				struct rte_mbuf *m;
+
+				while (rte_ring_dequeue(e->rings[r][s], (void **)&m) == 0)
+					rte_pktmbuf_free(m);
+				rte_ring_free(e->rings[r][s]);
+			}
+	sl_routes_free(e->routes);
+	rte_free(e->qs);
+	rte_mempool_free(e->pool);
+	free(e);
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dataplane engine: one DPDK port, rx lcores that parse producer frames
+ * and steer records to the shard lcores that own their shards, shard lcores
+ * that append through storage and ack producers. Roles are agents
+ * (rx_do_work, shard_do_work) composed onto lcores: one lcore may play both.
+ *
+ *   port rxq k --> rx lcore k --(ring per rx x shard lcore)--> shard lcore j
+ *                                                              | sl_log_append
+ *   port txq i <-- acks, ARP/ICMP/ND replies (each lcore has its own txq)
+ *
+ * Call after rte_eal_init(). The engine owns the port from create to free.
+ */
+#ifndef SL_DATAPLANE_ENGINE_H
+#define SL_DATAPLANE_ENGINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "pkt.h"
+#include "streams.h"
+
+#define SL_ENGINE_MAX_LCORES 64
+
+/* X(name, type, default, min, max, doc) */
+#define SL_ENGINE_CONFIG(X)                                                                        \
+	X(rx_burst, uint32_t, 32, 1, 512, "packets per rx burst")                                  \
+	X(ring_size, uint32_t, 1024, 64, 65536, "frames each rx->shard ring holds (power of two)") \
+	X(nb_rxd, uint32_t, 1024, 64, 16384, "rx descriptors per queue")                           \
+	X(nb_txd, uint32_t, 1024, 64, 16384, "tx descriptors per queue")                           \
+	X(max_pending_acks, uint32_t, 4096, 16, 1u << 20,                                          \
+	  "acks a shard lcore holds until their level is reached; beyond it THROTTLED")            \
+	X(dedup_entries, uint32_t, 1u << 16, 16, 1u << 24,                                         \
+	  "producer batches a shard lcore remembers for retries")                                  \
+	X(max_record_bytes, uint32_t, 65535, 1, 65535, "largest record data a stream accepts")     \
+	X(idle_sleep_us, uint32_t, 0, 0, 100000,                                                   \
+	  "sleep this long after 1024 idle polls (0: always spin)")
+
+struct sl_engine_config {
+#define SL_X_FIELD(name, type, def, min, max, doc) type name;
+	SL_ENGINE_CONFIG(SL_X_FIELD)
+#undef SL_X_FIELD
+	uint16_t port_id;
+	struct sl_pkt_self self; /* mac is filled from the port when all zero */
+	const char *data_dir;
+	unsigned nrx, nshard;
+	unsigned rx_lcores[SL_ENGINE_MAX_LCORES];    /* DPDK lcore ids */
+	unsigned shard_lcores[SL_ENGINE_MAX_LCORES]; /* may repeat rx ones */
+	struct sl_store_config store;
+};
+
+void sl_engine_config_default(struct sl_engine_config *c);
+
+/* Engine counters (per lcore, summed on read). X(name, doc) */
+#define SL_ENGINE_COUNTERS(X)                                                                      \
+	X(rx_packets, "packets received")                                                          \
+	X(rx_bytes, "bytes received")                                                              \
+	X(rx_other, "packets not for the engine (other hosts, protocols)")                         \
+	X(rx_segmented, "multi-segment packets dropped")                                           \
+	X(arp_replies, "ARP replies sent")                                                         \
+	X(icmp_replies, "ICMP/ICMPv6 echo replies sent")                                           \
+	X(nd_replies, "neighbour advertisements sent")                                             \
+	X(resolves, "RESOLVE requests answered")                                                   \
+	X(frames, "valid PUT frames")                                                              \
+	X(records, "records in valid PUT frames")                                                  \
+	X(unknown_stream, "records for an unknown stream")                                         \
+	X(too_large, "records over the stream's size limit")                                       \
+	X(throttled_ring, "records answered THROTTLED: shard ring full")                           \
+	X(throttled_store, "records answered THROTTLED: storage back-pressure")                    \
+	X(throttled_acks, "records answered THROTTLED: too many pending acks")                     \
+	X(route_moved, "records answered THROTTLED: routing changed in flight")                    \
+	X(appended, "records appended")                                                            \
+	X(append_batches, "batches appended")                                                      \
+	X(append_failed, "records whose log failed")                                               \
+	X(dedup_hits, "retried batch parts answered from memory")                                  \
+	X(dedup_pending, "retried batch parts answered PENDING")                                   \
+	X(acks, "ACK frames sent")                                                                 \
+	X(tx_dropped, "frames the port would not take")                                            \
+	X(nombuf, "answers not sent: no mbuf")
+
+enum sl_engine_counter {
+#define SL_X_ENUM(n, d) SL_EC_##n,
+	SL_ENGINE_COUNTERS(SL_X_ENUM)
+#undef SL_X_ENUM
+	        SL_EC_COUNT
+};
+
+struct sl_engine_stats {
+	uint64_t c[SL_EC_COUNT];
+	uint64_t pkt_drops[SL_PKT_DROP_COUNT];
+	uint64_t wire_drops[SL_WIRE_DROP_COUNT];
+};
+
+struct sl_engine;
+
+/* Sets up pools, rings and the port, and opens every stream's shard logs
+ * (each on its shard lcore's store). Blocks. Errors carry sl_errmsg(). */
+int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_set *streams,
+                     struct sl_engine **ret);
+
+/* Runs the lcores until sl_engine_stop(); the calling (main) lcore takes
+ * its own roles, if any. Returns 0 or the first lcore error. */
+int sl_engine_run(struct sl_engine *e);
+
+/* Async-signal-safe. */
+void sl_engine_stop(struct sl_engine *e);
+
+/* Sums the lcores' counters (any thread; values are relaxed snapshots). */
+void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret);
+void sl_engine_stats_print(const struct sl_engine_stats *s, FILE *out);
+
+/* Stops the port, closes the logs (waiting for durability), frees. NULL-safe. */
+void sl_engine_free(struct sl_engine *e);
+
+#endif
