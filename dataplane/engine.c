@@ -122,6 +122,7 @@ struct sl_engine {
 	struct sl_routes *routes; /* RCU-published; see load_routes() */
 	bool port_started;
 	volatile int stop;
+	uint64_t launched; /* lcores running lcore_main, by index */
 	unsigned nlcores;
 	struct lcore *lc[SL_ENGINE_MAX_LCORES];
 	struct lcore *shard_lc[SL_ENGINE_MAX_LCORES];
@@ -143,6 +144,10 @@ void sl_engine_config_default(struct sl_engine_config *c)
 	SL_ENGINE_CONFIG(SL_X_DEF)
 #undef SL_X_DEF
 	sl_store_config_default(&c->store);
+	/* A record arrives in one datagram, a batch is at most one frame's
+	 * records: a 1 MiB staging ring per shard is plenty. */
+	c->store.max_record_bytes = UINT16_MAX;
+	c->store.buffer_bytes = 1u << 20;
 	c->self.udp_port = SL_WIRE_DEFAULT_PORT;
 }
 
@@ -166,9 +171,17 @@ static int config_validate(const struct sl_engine_config *c)
 		return sl_err_set(-EINVAL, "need 1..%d rx and shard lcores", SL_ENGINE_MAX_LCORES);
 	if (!c->data_dir)
 		return sl_err_set(-EINVAL, "no data directory");
+	if (c->max_record_bytes > c->store.max_record_bytes)
+		return sl_err_set(-EINVAL, "max_record_bytes=%u exceeds store.max_record_bytes=%u",
+		                  c->max_record_bytes, c->store.max_record_bytes);
 	if (!c->self.has_ip4 && !c->self.has_ip6)
 		return sl_err_set(-EINVAL, "the engine needs an IPv4 or IPv6 address");
 	return sl_store_config_validate(&c->store);
+}
+
+uint16_t sl_engine_mbuf_priv_size(void)
+{
+	return (uint16_t)RTE_ALIGN(sizeof(union mbuf_meta), RTE_MBUF_PRIV_ALIGN);
 }
 
 static inline union mbuf_meta *meta_of(struct rte_mbuf *m)
@@ -780,6 +793,11 @@ static int shard_do_work(struct lcore *l)
 		unsigned n =
 		        rte_ring_sc_dequeue_burst(l->in[r], (void **)frames, SHARD_BURST, NULL);
 
+		if (e->c.discard) {
+			rte_pktmbuf_free_bulk(frames, n);
+			work += (int)n;
+			continue;
+		}
 		for (unsigned i = 0; i < n; i++)
 			shard_frame(l, rt, frames[i]);
 		work += (int)n;
@@ -1069,10 +1087,8 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	 * held acks, per-lcore caches and bursts. */
 	nmbufs = c->nrx * c->nb_rxd + e->nlcores * c->nb_txd + c->nrx * c->nshard * c->ring_size +
 	         c->nshard * c->max_pending_acks + e->nlcores * (256 + 2 * 512 + TX_MAX) + 1024;
-	e->pool = rte_pktmbuf_pool_create(
-	        "sl_mbufs", nmbufs, 256,
-	        (uint16_t)RTE_ALIGN(sizeof(union mbuf_meta), RTE_MBUF_PRIV_ALIGN),
-	        RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	e->pool = rte_pktmbuf_pool_create("sl_mbufs", nmbufs, 256, sl_engine_mbuf_priv_size(),
+	                                  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!e->pool) {
 		rc = sl_err_set(-ENOMEM, "mbuf pool of %u: %s (raise -m)", nmbufs,
 		                rte_strerror(rte_errno));
@@ -1143,35 +1159,54 @@ fail:
 	return rc;
 }
 
-int sl_engine_run(struct sl_engine *e)
+int sl_engine_start(struct sl_engine *e)
 {
-	struct lcore *main_lc = NULL;
 	unsigned main_id = rte_get_main_lcore();
-	int rc = 0;
 
 	for (unsigned i = 0; i < e->nlcores; i++) {
 		struct lcore *l = e->lc[i];
+		int rc;
 
-		if (l->lcore_id == main_id) {
-			main_lc = l;
+		if (l->lcore_id == main_id)
 			continue;
-		}
 		rc = rte_eal_remote_launch(lcore_main, l, l->lcore_id);
 		if (rc < 0) {
-			sl_err_set(rc, "launch on lcore %u failed", l->lcore_id);
 			sl_engine_stop(e);
-			break;
+			sl_engine_wait(e);
+			return sl_err_set(rc, "launch on lcore %u failed", l->lcore_id);
 		}
+		e->launched |= 1ull << i;
 	}
-	if (main_lc && rc == 0)
+	return 0;
+}
+
+void sl_engine_wait(struct sl_engine *e)
+{
+	for (unsigned i = 0; i < e->nlcores; i++)
+		if (e->launched & (1ull << i))
+			rte_eal_wait_lcore(e->lc[i]->lcore_id);
+	e->launched = 0;
+}
+
+int sl_engine_run(struct sl_engine *e)
+{
+	unsigned main_id = rte_get_main_lcore();
+	struct lcore *main_lc = NULL;
+	int rc;
+
+	rc = sl_engine_start(e);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < e->nlcores; i++)
+		if (e->lc[i]->lcore_id == main_id)
+			main_lc = e->lc[i];
+	if (main_lc)
 		lcore_main(main_lc);
 	else
 		while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED))
 			usleep(1000);
-	for (unsigned i = 0; i < e->nlcores; i++)
-		if (e->lc[i]->lcore_id != main_id)
-			rte_eal_wait_lcore(e->lc[i]->lcore_id);
-	return rc;
+	sl_engine_wait(e);
+	return 0;
 }
 
 void sl_engine_stop(struct sl_engine *e)
@@ -1214,6 +1249,10 @@ void sl_engine_free(struct sl_engine *e)
 {
 	if (!e)
 		return;
+	if (e->launched) {
+		sl_engine_stop(e);
+		sl_engine_wait(e);
+	}
 	if (e->port_started) {
 		rte_eth_dev_stop(e->c.port_id);
 		rte_eth_dev_close(e->c.port_id);

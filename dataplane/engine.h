@@ -35,7 +35,9 @@
 	  "producer batches a shard lcore remembers for retries")                                  \
 	X(max_record_bytes, uint32_t, 65535, 1, 65535, "largest record data a stream accepts")     \
 	X(idle_sleep_us, uint32_t, 0, 0, 100000,                                                   \
-	  "sleep this long after 1024 idle polls (0: always spin)")
+	  "sleep this long after 1024 idle polls (0: always spin)")                                \
+	X(discard, uint32_t, 0, 0, 1,                                                              \
+	  "benchmarks only: shard lcores free frames instead of appending (rx path alone)")
 
 struct sl_engine_config {
 #define SL_X_FIELD(name, type, def, min, max, doc) type name;
@@ -94,6 +96,10 @@ struct sl_engine_stats {
 
 struct sl_engine;
 
+/* Private area the engine needs in every mbuf it receives. PMDs that pass
+ * the sender's mbufs through (net_ring) need pools created with it. */
+uint16_t sl_engine_mbuf_priv_size(void);
+
 /* Sets up pools, rings and the port, and opens every stream's shard logs
  * (each on its shard lcore's store). Blocks. Errors carry sl_errmsg(). */
 int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_set *streams,
@@ -102,6 +108,12 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 /* Runs the lcores until sl_engine_stop(); the calling (main) lcore takes
  * its own roles, if any. Returns 0 or the first lcore error. */
 int sl_engine_run(struct sl_engine *e);
+
+/* The same in two halves, for callers whose main lcore has no role (tests,
+ * benchmarks): start launches the worker lcores and returns; wait joins
+ * them after sl_engine_stop(). */
+int sl_engine_start(struct sl_engine *e);
+void sl_engine_wait(struct sl_engine *e);
 
 /* Async-signal-safe. */
 void sl_engine_stop(struct sl_engine *e);

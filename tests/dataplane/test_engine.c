@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The engine end to end inside one process (dpdk suite): EAL with no
+ * hugepages, a net_ring port whose rx ring the test fills with producer
+ * frames and whose tx ring it drains for answers. Checks that records land
+ * in storage on the shard their hash key names, in order, that acks carry
+ * the sequence numbers storage assigned, that retries are answered from
+ * memory, and that bad frames are counted and never answered.
+ *
+ * Each test is its own process (Criterion forks), so each initialises EAL
+ * with its own file prefix.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "err.h"
+#include "log.h"
+#include "pkt.h"
+#include "route.h"
+#include "t_util.h"
+#include "wire.h"
+
+static struct rte_ring *rxr, *txr;
+static struct rte_mempool *pool;
+static uint16_t port;
+static struct sl_engine *eng;
+static char *dir;
+static struct sl_pkt_reply to_engine;
+static struct sl_pkt_self producer_self;
+static const uint8_t producer_mac[6] = {0x02, 0, 0, 0, 0, 0x01};
+
+static void eal_up(const char *lcores)
+{
+	char prefix[64];
+	char lc[64];
+	char *argv[] = {"test", "--no-huge", "-m",
+	                "256",  "--no-pci",  "--no-shconf",
+	                prefix, lc,          "--log-level=*:error"};
+	struct rte_ring *txs[4];
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=sl-test-%d", (int)getpid());
+	snprintf(lc, sizeof(lc), "--lcores=%s", lcores);
+	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])), argv) < 0)
+		cr_skip_test("EAL does not start here (no --no-huge support?)");
+	rxr = rte_ring_create("t_rx", 8192, 0, 0);
+	txr = rte_ring_create("t_tx", 65536, 0, 0);
+	cr_assert(rxr && txr);
+	for (int i = 0; i < 4; i++)
+		txs[i] = txr;
+	port = (uint16_t)rte_eth_from_rings("sl_t", &rxr, 1, txs, 4, 0);
+	pool = rte_pktmbuf_pool_create("t_pool", 16383, 64, sl_engine_mbuf_priv_size(),
+	                               RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	cr_assert(pool);
+}
+
+static void engine_up(unsigned nshard_lcores, const char *streams_spec, uint32_t shards,
+                      void (*tweak)(struct sl_engine_config *))
+{
+	struct sl_engine_config c;
+	struct sl_stream_set *set = calloc(1, sizeof(*set));
+	struct rte_ether_addr mac;
+
+	cr_assert(set);
+	dir = t_tmpdir("engine");
+	sl_engine_config_default(&c);
+	c.port_id = port;
+	c.data_dir = dir;
+	c.self.has_ip4 = true;
+	memcpy(c.self.ip4, (uint8_t[]){198, 18, 0, 2}, 4);
+	c.nrx = 1;
+	c.rx_lcores[0] = 1;
+	c.nshard = nshard_lcores;
+	for (unsigned i = 0; i < nshard_lcores; i++)
+		c.shard_lcores[i] = 1 + i;
+	c.store.segment_bytes = 4u << 20;
+	c.store.buffer_bytes = 1u << 20;
+	if (tweak)
+		tweak(&c);
+	cr_assert_eq(sl_streams_add(set, streams_spec, shards), 0);
+	cr_assert_eq(sl_engine_create(&c, set, &eng), 0, "engine: %s", sl_errmsg());
+	free(set);
+	cr_assert_eq(sl_engine_start(eng), 0);
+
+	rte_eth_macaddr_get(port, &mac);
+	memcpy(to_engine.dst_mac, mac.addr_bytes, 6);
+	memcpy(to_engine.src_mac, producer_mac, 6);
+	to_engine.ip_version = 4;
+	memcpy(to_engine.dst_ip, (uint8_t[]){198, 18, 0, 2}, 4);
+	memcpy(to_engine.src_ip, (uint8_t[]){198, 18, 0, 1}, 4);
+	to_engine.dst_port = SL_WIRE_DEFAULT_PORT;
+	to_engine.src_port = 40000;
+	memcpy(producer_self.mac, producer_mac, 6);
+	producer_self.has_ip4 = true;
+	memcpy(producer_self.ip4, (uint8_t[]){198, 18, 0, 1}, 4);
+	producer_self.udp_port = 40000;
+}
+
+static void engine_down(void)
+{
+	sl_engine_stop(eng);
+	sl_engine_wait(eng);
+}
+
+/* Sends a UDP datagram with payload to the engine. */
+static void send_payload(const uint8_t *payload, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	uint32_t hl = sl_pkt_udp_hdr_len(&to_engine), total;
+
+	cr_assert(m);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *) + hl, payload, len);
+	total = sl_pkt_udp_write(rte_pktmbuf_mtod(m, uint8_t *), &to_engine, len);
+	m->data_len = (uint16_t)total;
+	m->pkt_len = total;
+	while (rte_ring_enqueue(rxr, m) != 0)
+		usleep(100);
+}
+
+struct rec {
+	char key[32];
+	uint8_t data[128];
+	uint16_t key_len;
+	uint16_t data_len;
+};
+
+static void make_rec(struct rec *r, unsigned i)
+{
+	r->key_len = (uint16_t)snprintf(r->key, sizeof(r->key), "key-%u", i);
+	r->data_len = (uint16_t)(16 + i % 80);
+	for (unsigned k = 0; k < r->data_len; k++)
+		r->data[k] = (uint8_t)(i * 7 + k);
+	memcpy(r->data, &i, sizeof(i));
+}
+
+static uint32_t build_put(uint8_t *buf, uint64_t producer, uint64_t batch, uint32_t stream,
+                          unsigned mode, const struct rec *recs, unsigned n)
+{
+	uint32_t len = sl_wire_begin(buf, SL_WIRE_PUT, (uint16_t)mode, producer, batch, stream);
+
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t h[16];
+
+		sl_wire_hash_key(recs[i].key, recs[i].key_len, h);
+		cr_assert_eq(sl_wire_put_add(buf, 1472, &len, recs[i].key, recs[i].key_len, h,
+		                             false, recs[i].data, recs[i].data_len),
+		             0);
+	}
+	return sl_wire_finish(buf, len, (uint16_t)n);
+}
+
+/* One answer frame from the engine: header and a copy of the payload. */
+struct answer {
+	struct sl_wire_hdr h;
+	uint8_t payload[2048];
+};
+
+/* Waits (bounded) for the next answer; false if none came. */
+static bool next_answer(struct answer *a, int timeout_ms)
+{
+	int64_t until = sl_mono_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (sl_mono_ns() < until) {
+		struct rte_mbuf *m;
+		struct sl_pkt_info info;
+		enum sl_pkt_drop why;
+		enum sl_pkt_kind k;
+
+		if (rte_ring_dequeue(txr, (void **)&m) != 0) {
+			usleep(50);
+			continue;
+		}
+		k = sl_pkt_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &producer_self, 0,
+		                    &info, &why);
+		if (k != SL_PKT_PRODUCER) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		memcpy(a->payload, rte_pktmbuf_mtod(m, uint8_t *) + info.payload_off,
+		       info.payload_len);
+		cr_assert_eq(sl_wire_check(a->payload, info.payload_len, &a->h), 0,
+		             "engine sent an invalid frame");
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	return false;
+}
+
+static uint64_t counter(enum sl_engine_counter c)
+{
+	struct sl_engine_stats s;
+
+	sl_engine_stats(eng, &s);
+	return s.c[c];
+}
+
+struct result {
+	uint64_t seq;
+	uint32_t shard;
+	int status; /* -1: none yet */
+};
+
+/* Collects ACK entries into res (indexed by batch-1 and record index). */
+static unsigned collect(struct result *res, unsigned per_batch, unsigned nbatches, unsigned expect,
+                        int timeout_ms)
+{
+	unsigned got = 0;
+	struct answer a;
+
+	while (got < expect && next_answer(&a, timeout_ms)) {
+		cr_assert_eq(a.h.type, SL_WIRE_ACK);
+		cr_assert(a.h.batch_seq >= 1 && a.h.batch_seq <= nbatches);
+		for (unsigned i = 0; i < a.h.count; i++) {
+			struct sl_wire_ack_entry e;
+
+			sl_wire_ack_entry(a.payload, i, &e);
+			for (unsigned k = 0; k < e.nrec; k++) {
+				struct result *r =
+				        &res[(a.h.batch_seq - 1) * per_batch + e.index + k];
+
+				cr_assert(e.index + k < per_batch);
+				if (r->status != -1 && r->status != SL_WIRE_PENDING)
+					continue;
+				r->status = e.status;
+				r->shard = e.shard;
+				r->seq = e.status == SL_WIRE_OK ? e.first_seq + k : 0;
+				if (e.status != SL_WIRE_PENDING)
+					got++;
+			}
+		}
+	}
+	return got;
+}
+
+static uint32_t expected_shard(const struct rec *r, uint32_t nshards)
+{
+	uint8_t h[16];
+	sl_u128 v;
+	uint32_t s = 0;
+
+	sl_wire_hash_key(r->key, r->key_len, h);
+	v = sl_route_hash(h);
+	while (s + 1 < nshards && sl_route_even_start(s + 1, nshards) <= v)
+		s++;
+	return s;
+}
+
+/* Opens shard k's log read-only-ish (a fresh store) and checks that it
+ * holds exactly the records acked on it, in ack-sequence order. */
+static void verify_storage(const char *stream, uint32_t nshards, const struct rec *recs,
+                           const struct result *res, unsigned n)
+{
+	struct sl_store_config sc;
+	struct sl_store *st;
+
+	sl_store_config_default(&sc);
+	sc.segment_bytes = 4u << 20;
+	sc.buffer_bytes = 1u << 20;
+	sc.max_record_bytes = 65535;
+	cr_assert_eq(sl_store_create(&sc, &st), 0);
+	for (uint32_t k = 0; k < nshards; k++) {
+		char path[4096];
+		struct sl_log *log;
+		struct sl_reader *rd;
+		struct sl_record_out out[256];
+		struct sl_log_report rep;
+		uint64_t last = 0;
+		unsigned seen = 0, want = 0;
+		int got;
+
+		snprintf(path, sizeof(path), "%s/data/%s/shardId-%012u", dir, stream, k);
+		cr_assert_eq(sl_log_open(st, path, k, NULL, &rep, &log), 0);
+		cr_assert_eq(sl_reader_open(log, 0, &rd), 0);
+		cr_assert_eq(sl_reader_seek_trim_horizon(rd), 0);
+		for (unsigned i = 0; i < n; i++)
+			want += res[i].status == SL_WIRE_OK && res[i].shard == k;
+		while ((got = sl_reader_read(rd, out, 256, 1u << 20)) > 0) {
+			for (int j = 0; j < got; j++) {
+				unsigned i;
+
+				cr_assert_gt(out[j].seq, last, "sequence numbers go up");
+				last = out[j].seq;
+				memcpy(&i, out[j].data, sizeof(i));
+				cr_assert_lt(i, n);
+				cr_assert_eq(res[i].status, SL_WIRE_OK);
+				cr_assert_eq(res[i].shard, k, "record %u on shard %u, acked on %u",
+				             i, k, res[i].shard);
+				cr_assert_eq(res[i].seq, out[j].seq, "record %u: acked seq", i);
+				cr_assert_eq(out[j].key_len, recs[i].key_len);
+				cr_assert_eq(memcmp(out[j].key, recs[i].key, recs[i].key_len), 0);
+				cr_assert_eq(out[j].data_len, recs[i].data_len);
+				cr_assert_eq(memcmp(out[j].data, recs[i].data, recs[i].data_len),
+				             0);
+				seen++;
+			}
+		}
+		cr_assert_geq(got, 0);
+		cr_assert_eq(seen, want, "shard %u holds %u records, %u acked", k, seen, want);
+		sl_reader_free(rd);
+		sl_log_close(log);
+	}
+	sl_store_free(st);
+}
+
+static void fini(void)
+{
+	if (eng) {
+		sl_engine_free(eng);
+		eng = NULL;
+	}
+	if (dir) {
+		t_rm_rf(dir);
+		free(dir);
+		dir = NULL;
+	}
+}
+
+TestSuite(engine, .fini = fini, .timeout = 120);
+
+static void run_frames_to_storage(unsigned shard_lcores, unsigned mode)
+{
+	enum { BATCHES = 400, PER = 11, N = BATCHES * PER, SHARDS = 4 };
+	struct rec *recs = calloc(N, sizeof(*recs));
+	struct result *res = calloc(N, sizeof(*res));
+	uint8_t buf[1500];
+
+	cr_assert(recs && res);
+	engine_up(shard_lcores, "orders", SHARDS, NULL);
+	for (unsigned i = 0; i < N; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+	for (unsigned b = 0; b < BATCHES; b++) {
+		uint32_t len = build_put(buf, 77, b + 1, 1, mode, &recs[b * PER], PER);
+
+		send_payload(buf, len);
+	}
+	cr_assert_eq(collect(res, PER, BATCHES, N, 10000), N, "every record answered");
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert_eq(res[i].status, SL_WIRE_OK, "record %u: status %d", i, res[i].status);
+		cr_assert_eq(res[i].shard, expected_shard(&recs[i], SHARDS), "record %u's shard",
+		             i);
+	}
+	/* Within a shard, later records got later sequence numbers. */
+	for (unsigned i = 0; i < N; i++)
+		for (unsigned j = i + 1; j < N && j < i + 64; j++)
+			if (res[i].shard == res[j].shard)
+				cr_assert_lt(res[i].seq, res[j].seq);
+	cr_assert_eq(counter(SL_EC_appended), N);
+	engine_down();
+	sl_engine_free(eng); /* closes the logs */
+	eng = NULL;
+	verify_storage("orders", SHARDS, recs, res, N);
+	free(recs);
+	free(res);
+}
+
+Test(engine, durable_acks_name_the_stored_records_one_lcore)
+{
+	eal_up("0@0,1@0");
+	run_frames_to_storage(1, SL_WIRE_ACK_DURABLE);
+}
+
+Test(engine, frames_split_across_two_shard_lcores)
+{
+	/* rx on lcore 1 which also owns shards; lcore 2 owns the others: a
+	 * frame's records go to both by one mbuf with two references. */
+	eal_up("0@0,1@0,2@0");
+	run_frames_to_storage(2, SL_WIRE_ACK_DURABLE);
+}
+
+Test(engine, written_acks_name_the_stored_records)
+{
+	eal_up("0@0,1@0");
+	run_frames_to_storage(1, SL_WIRE_ACK_WRITTEN);
+}
+
+Test(engine, retry_is_answered_with_the_original_sequence_numbers)
+{
+	enum { PER = 11 };
+	struct rec recs[PER];
+	struct result first[PER], second[PER];
+	uint8_t buf[1500];
+	uint32_t len;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 3, NULL);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i);
+		first[i].status = second[i].status = -1;
+	}
+	len = build_put(buf, 5, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER);
+	send_payload(buf, len);
+	cr_assert_eq(collect(first, PER, 1, PER, 10000), PER);
+	send_payload(buf, len); /* the same bytes: a retry */
+	cr_assert_eq(collect(second, PER, 1, PER, 10000), PER);
+	for (unsigned i = 0; i < PER; i++) {
+		cr_assert_eq(second[i].status, SL_WIRE_OK);
+		cr_assert_eq(second[i].seq, first[i].seq);
+		cr_assert_eq(second[i].shard, first[i].shard);
+	}
+	cr_assert_eq(counter(SL_EC_appended), PER, "appended once");
+	cr_assert_geq(counter(SL_EC_dedup_hits), 1);
+}
+
+Test(engine, unknown_stream_and_resolve)
+{
+	enum { PER = 3 };
+	struct rec recs[PER];
+	struct result res[PER];
+	uint8_t buf[1500];
+	struct answer a;
+	uint32_t len;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "clicks", 5, NULL);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+	len = build_put(buf, 9, 1, 42, SL_WIRE_ACK_DURABLE, recs, PER);
+	send_payload(buf, len);
+	cr_assert_eq(collect(res, PER, 1, PER, 10000), PER);
+	for (unsigned i = 0; i < PER; i++)
+		cr_assert_eq(res[i].status, SL_WIRE_UNKNOWN_STREAM);
+
+	len = sl_wire_begin(buf, SL_WIRE_RESOLVE, 0, 9, 2, 0);
+	memcpy(buf + len, "clicks", 6);
+	len = sl_wire_finish(buf, len + 6, 0);
+	send_payload(buf, len);
+	cr_assert(next_answer(&a, 10000));
+	cr_assert_eq(a.h.type, SL_WIRE_RESOLVED);
+	cr_assert_eq(a.h.stream, 1);
+	cr_assert_eq(a.h.count, 5);
+	cr_assert_eq(a.h.batch_seq, 2);
+
+	len = sl_wire_begin(buf, SL_WIRE_RESOLVE, 0, 9, 3, 0);
+	memcpy(buf + len, "nope", 4);
+	len = sl_wire_finish(buf, len + 4, 0);
+	send_payload(buf, len);
+	cr_assert(next_answer(&a, 10000));
+	cr_assert_eq(a.h.type, SL_WIRE_RESOLVED);
+	cr_assert_eq(a.h.stream, 0);
+}
+
+Test(engine, bad_frames_are_counted_and_never_answered)
+{
+	struct rec r;
+	uint8_t buf[1500];
+	struct answer a;
+	struct sl_engine_stats s;
+	uint32_t len;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 1, NULL);
+	make_rec(&r, 1);
+	len = build_put(buf, 1, 1, 1, SL_WIRE_ACK_DURABLE, &r, 1);
+	buf[len - 1] ^= 1; /* CRC mismatch */
+	send_payload(buf, len);
+	send_payload(buf, 10); /* shorter than a header */
+	buf[len - 1] ^= 1;
+	buf[12] = 9; /* version */
+	sl_wire_reseal(buf, len);
+	send_payload(buf, len);
+	cr_assert_not(next_answer(&a, 300));
+	sl_engine_stats(eng, &s);
+	cr_assert_eq(s.wire_drops[SL_WIRE_DROP_CRC], 1);
+	cr_assert_eq(s.wire_drops[SL_WIRE_DROP_SHORT], 1);
+	cr_assert_eq(s.wire_drops[SL_WIRE_DROP_VERSION], 1);
+	cr_assert_eq(s.c[SL_EC_appended], 0);
+}
+
+static void tiny_acks(struct sl_engine_config *c)
+{
+	c->max_pending_acks = 16;
+}
+
+Test(engine, back_pressure_is_answered_throttled_never_dropped)
+{
+	enum { BATCHES = 300, PER = 11, N = BATCHES * PER };
+	struct rec *recs = calloc(N, sizeof(*recs));
+	struct result *res = calloc(N, sizeof(*res));
+	uint8_t buf[1500];
+	unsigned ok = 0, thr = 0;
+
+	cr_assert(recs && res);
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 2, tiny_acks);
+	for (unsigned i = 0; i < N; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+	for (unsigned b = 0; b < BATCHES; b++)
+		send_payload(buf,
+		             build_put(buf, 3, b + 1, 1, SL_WIRE_ACK_DURABLE, &recs[b * PER], PER));
+	cr_assert_eq(collect(res, PER, BATCHES, N, 10000), N, "every record answered once");
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert(res[i].status == SL_WIRE_OK || res[i].status == SL_WIRE_THROTTLED,
+		          "record %u: %d", i, res[i].status);
+		ok += res[i].status == SL_WIRE_OK;
+		thr += res[i].status == SL_WIRE_THROTTLED;
+	}
+	cr_log_info("%u ok, %u throttled", ok, thr);
+	cr_assert_eq(counter(SL_EC_appended), ok);
+	engine_down();
+	sl_engine_free(eng);
+	eng = NULL;
+	verify_storage("s", 2, recs, res, N);
+	free(recs);
+	free(res);
+}
+
+Test(engine, answers_arp_and_ping)
+{
+	uint8_t f[128];
+	struct rte_mbuf *m;
+	int64_t until;
+	bool arp = false;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 1, NULL);
+	/* ARP who-has 198.18.0.2 tell 198.18.0.1 */
+	memset(f, 0, sizeof(f));
+	memset(f, 0xff, 6);
+	memcpy(f + 6, producer_mac, 6);
+	f[12] = 0x08;
+	f[13] = 0x06;
+	f[14] = 0;
+	f[15] = 1;
+	f[16] = 0x08;
+	f[17] = 0;
+	f[18] = 6;
+	f[19] = 4;
+	f[20] = 0;
+	f[21] = 1;
+	memcpy(f + 22, producer_mac, 6);
+	memcpy(f + 28, (uint8_t[]){198, 18, 0, 1}, 4);
+	memcpy(f + 38, (uint8_t[]){198, 18, 0, 2}, 4);
+	m = rte_pktmbuf_alloc(pool);
+	memcpy(rte_pktmbuf_mtod(m, uint8_t *), f, 60);
+	m->data_len = m->pkt_len = 60;
+	cr_assert_eq(rte_ring_enqueue(rxr, m), 0);
+	until = sl_mono_ns() + 10000000000ll;
+	while (!arp && sl_mono_ns() < until) {
+		if (rte_ring_dequeue(txr, (void **)&m) != 0) {
+			usleep(100);
+			continue;
+		}
+		{
+			const uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+			if (p[12] == 0x08 && p[13] == 0x06 && p[21] == 2) {
+				cr_assert_eq(memcmp(p, producer_mac, 6), 0);
+				cr_assert_eq(memcmp(p + 28, (uint8_t[]){198, 18, 0, 2}, 4), 0);
+				arp = true;
+			}
+		}
+		rte_pktmbuf_free(m);
+	}
+	cr_assert(arp, "an ARP reply");
+	cr_assert_eq(counter(SL_EC_arp_replies), 1);
+}
