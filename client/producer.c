@@ -721,16 +721,16 @@ int sl_producer_poll(struct sl_producer *p, int timeout_ms)
 int sl_producer_flush(struct sl_producer *p, int timeout_ms)
 {
 	int64_t end = end_of(timeout_ms);
-	int rc = 0;
+	int rc;
 
 	if (p->in_cb)
 		return -EBUSY;
 	p->flushing = true;
-	while (p->outstanding > 0 && rc >= 0) {
+	/* At least one round, even with timeout 0; the clock ends it even
+	 * if callbacks keep putting. */
+	do
 		rc = poll_until(p, end);
-		if (rc == 0 && sl_mono_ns() >= end)
-			break;
-	}
+	while (rc >= 0 && p->outstanding > 0 && sl_mono_ns() < end);
 	p->flushing = false;
 	return rc < 0 ? rc : (int)p->outstanding;
 }
