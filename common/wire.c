@@ -16,19 +16,19 @@
 
 static const char *const drop_names[] = {
 #define SL_X_NAME(n, t) #n,
-	SL_WIRE_DROPS(SL_X_NAME)
+        SL_WIRE_DROPS(SL_X_NAME)
 #undef SL_X_NAME
 };
 
 static const char *const status_names[] = {
 #define SL_X_NAME(n, v, t) [v] = #n,
-	SL_WIRE_STATUSES(SL_X_NAME)
+        SL_WIRE_STATUSES(SL_X_NAME)
 #undef SL_X_NAME
 };
 
 static const char *const status_texts[] = {
 #define SL_X_TEXT(n, v, t) [v] = t,
-	SL_WIRE_STATUSES(SL_X_TEXT)
+        SL_WIRE_STATUSES(SL_X_TEXT)
 #undef SL_X_TEXT
 };
 
@@ -202,11 +202,19 @@ uint32_t sl_wire_finish(uint8_t *buf, uint32_t len, uint16_t count)
  * OpenSSL 3's EVP_md5() would fetch the implementation on every call. */
 static EVP_MD *md5_md;
 static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static pthread_key_t md5_key; /* frees a thread's context when it exits */
 static _Thread_local EVP_MD_CTX *md5_ctx;
+
+static void md5_ctx_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
 
 static void md5_init(void)
 {
 	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+	if (pthread_key_create(&md5_key, md5_ctx_free) != 0)
+		md5_md = NULL; /* hash keys become zero: see below */
 }
 
 void sl_wire_hash_key(const void *key, size_t key_len, uint8_t ret_hash[16])
@@ -214,8 +222,11 @@ void sl_wire_hash_key(const void *key, size_t key_len, uint8_t ret_hash[16])
 	unsigned int n = 16;
 
 	pthread_once(&md5_once, md5_init);
-	if (!md5_ctx)
+	if (!md5_ctx && md5_md) {
 		md5_ctx = EVP_MD_CTX_new();
+		if (md5_ctx)
+			pthread_setspecific(md5_key, md5_ctx);
+	}
 	/* Only allocation failure can make these fail; a zero key then
 	 * routes the record to the first shard rather than crashing. */
 	if (!md5_md || !md5_ctx || !EVP_DigestInit_ex(md5_ctx, md5_md, NULL) ||

@@ -502,6 +502,7 @@ int main(int argc, char **argv)
 
 	/* Roles: by default the main lcore polls the port and the others own
 	 * shards; with one lcore it does both. */
+	rc = 0;
 	if (o.rx_list)
 		rc = parse_lcores(o.rx_list, c.rx_lcores, &c.nrx);
 	else {
@@ -552,8 +553,7 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < streams->n; i++)
 		printf(" %s(id %u, %u shards)", streams->s[i].name, streams->s[i].id,
 		       streams->s[i].shards);
-	printf("\nsluiced: %u rx lcore(s), %u shard lcore(s); storage backend %s\n", c.nrx,
-	       c.nshard, "ready");
+	printf("\nsluiced: %u rx lcore(s), %u shard lcore(s)\n", c.nrx, c.nshard);
 	printf("sluiced: ready: producers send UDP to %s%s%s%s%s port %u%s%s\n", ip4s,
 	       *ip4s && *ip6s ? " and [" : (*ip6s ? "[" : ""), ip6s, *ip6s ? "]" : "", "",
 	       c.self.udp_port, o.tap_iface ? " via " : "", o.tap_iface ? o.tap_iface : "");

@@ -9,6 +9,7 @@ packages=(
 	clang-format
 	dpdk
 	iproute2
+	iputils-ping
 	libcriterion-dev
 	libdpdk-dev
 	libisal-dev
