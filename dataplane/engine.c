@@ -44,6 +44,7 @@
 #include <rte_ring.h>
 
 #include "clock.h"
+#include "compiler.h"
 #include "dedup.h"
 #include "err.h"
 #include "fs.h"
@@ -53,6 +54,9 @@
 #define TX_MAX      64
 #define EV_MAX      256
 #define SHARD_BURST 32
+/* Packets one rx burst can hand on: the burst, plus what the fault shim
+ * (tests only) may add to it by duplicating and releasing held packets. */
+#define RX_BURST_ROOM(b) (2 * (b) + 32)
 
 /* What an rx lcore leaves in a PUT mbuf's private area for shard lcores. */
 struct frame_meta {
@@ -101,6 +105,9 @@ struct lcore {
 	uint16_t ntx;
 	uint32_t pending;
 	uint32_t idle;
+	uint64_t rng;      /* fault shim state (xorshift64*) */
+	uint16_t ndelayed; /* fault shim: packets held back to the next burst */
+	struct rte_mbuf *delayed[32];
 	struct rte_ring **out;  /* rx role: one ring per shard lcore */
 	struct rte_ring **in;   /* shard role: one ring per rx lcore */
 	struct rte_mbuf **outq; /* rx role: [shard lcore][rx_burst] frames of one burst */
@@ -227,8 +234,21 @@ static void tx_flush(struct lcore *l)
 	l->ntx = 0;
 }
 
+static uint32_t fault_roll(struct lcore *l)
+{
+	l->rng ^= l->rng >> 12;
+	l->rng ^= l->rng << 25;
+	l->rng ^= l->rng >> 27;
+	return (uint32_t)((l->rng * 0x2545f4914f6cdd1dull) >> 32) % 1000000u;
+}
+
 static void tx_push(struct lcore *l, struct rte_mbuf *m)
 {
+	if (sl_unlikely(l->e->c.fault_seed) && fault_roll(l) < l->e->c.fault_tx_drop_ppm) {
+		CNT(l, fault_injected, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (l->ntx == TX_MAX)
 		tx_flush(l);
 	l->tx[l->ntx++] = m;
@@ -439,18 +459,70 @@ static uint64_t rx_producer(struct lcore *l, const struct sl_routes *rt, struct 
 	return mask;
 }
 
+/*
+ * The fault shim (tests only, off unless fault_seed is set): drops,
+ * duplicates and holds back received packets by a seeded generator, so the
+ * end-to-end suite can show that loss, duplication and reordering cost
+ * retries but never an acked record or a duplicate.
+ */
+static uint16_t fault_rx(struct lcore *l, struct rte_mbuf **pkts, uint16_t n, unsigned cap)
+{
+	const struct sl_engine_config *c = &l->e->c;
+	struct rte_mbuf *in[512];
+	struct rte_mbuf *held[32];
+	uint16_t out = 0, nheld = 0;
+
+	/* pkts is rewritten (duplicates make it grow): read from a copy. */
+	memcpy(in, pkts, n * sizeof(*pkts));
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = in[i];
+
+		if (fault_roll(l) < c->fault_rx_drop_ppm) {
+			CNT(l, fault_injected, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (nheld < RTE_DIM(held) && fault_roll(l) < c->fault_rx_delay_ppm) {
+			CNT(l, fault_injected, 1);
+			held[nheld++] = m;
+			continue;
+		}
+		pkts[out++] = m;
+		if (out < cap && fault_roll(l) < c->fault_rx_dup_ppm) {
+			struct rte_mbuf *d = rte_pktmbuf_copy(m, l->e->pool, 0, UINT32_MAX);
+
+			if (d) {
+				CNT(l, fault_injected, 1);
+				pkts[out++] = d;
+			}
+		}
+	}
+	/* What was held back last time goes after this burst's packets. */
+	for (uint16_t i = 0; i < l->ndelayed; i++) {
+		if (out < cap)
+			pkts[out++] = l->delayed[i];
+		else
+			rte_pktmbuf_free(l->delayed[i]);
+	}
+	memcpy(l->delayed, held, nheld * sizeof(held[0]));
+	l->ndelayed = nheld;
+	return out;
+}
+
 static int rx_do_work(struct lcore *l)
 {
 	struct sl_engine *e = l->e;
 	const struct sl_routes *rt = load_routes(e);
-	struct rte_mbuf *pkts[512];
+	struct rte_mbuf *pkts[RX_BURST_ROOM(512)];
 	struct rte_mbuf **outq = l->outq;
 	unsigned *nout = l->nout;
-	unsigned burst = e->c.rx_burst;
+	unsigned burst = RX_BURST_ROOM(e->c.rx_burst);
 	uint64_t used = 0;
 	uint16_t n;
 
 	n = rte_eth_rx_burst(e->c.port_id, l->rxq, pkts, (uint16_t)e->c.rx_burst);
+	if (sl_unlikely(e->c.fault_seed))
+		n = fault_rx(l, pkts, n, burst);
 	if (n == 0)
 		return 0;
 	CNT(l, rx_packets, n);
@@ -879,6 +951,7 @@ static struct lcore *lcore_get(struct sl_engine *e, unsigned lcore_id)
 	l->txq = (uint16_t)e->nlcores;
 	l->rx_idx = -1;
 	l->shard_idx = -1;
+	l->rng = e->c.fault_seed ^ (0x9e3779b97f4a7c15ull * (e->nlcores + 1));
 	e->lc[e->nlcores++] = l;
 	return l;
 }
@@ -1113,7 +1186,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 
 		l->out = calloc(c->nshard, sizeof(*l->out));
 		l->in = calloc(c->nrx, sizeof(*l->in));
-		l->outq = calloc((size_t)c->nshard * c->rx_burst, sizeof(*l->outq));
+		l->outq = calloc((size_t)c->nshard * RX_BURST_ROOM(c->rx_burst), sizeof(*l->outq));
 		l->nout = calloc(c->nshard, sizeof(*l->nout));
 		if (!l->out || !l->in || !l->outq || !l->nout) {
 			rc = -ENOMEM;
@@ -1265,6 +1338,7 @@ void sl_engine_free(struct sl_engine *e)
 				sl_log_close(l->slots[k].log);
 			sl_store_free(l->store);
 		}
+		rte_pktmbuf_free_bulk(l->delayed, l->ndelayed);
 		free(l->slots);
 		free(l->in);
 		free(l->out);

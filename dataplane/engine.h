@@ -37,7 +37,14 @@
 	X(idle_sleep_us, uint32_t, 0, 0, 100000,                                                   \
 	  "sleep this long after 1024 idle polls (0: always spin)")                                \
 	X(discard, uint32_t, 0, 0, 1,                                                              \
-	  "benchmarks only: shard lcores free frames instead of appending (rx path alone)")
+	  "benchmarks only: shard lcores free frames instead of appending (rx path alone)")        \
+	X(fault_seed, uint64_t, 0, 0, UINT64_MAX,                                                  \
+	  "tests only: seed of the fault shim below (0: off)")                                     \
+	X(fault_rx_drop_ppm, uint32_t, 0, 0, 1000000, "tests only: received packets dropped")      \
+	X(fault_rx_dup_ppm, uint32_t, 0, 0, 1000000, "tests only: received packets duplicated")    \
+	X(fault_rx_delay_ppm, uint32_t, 0, 0, 1000000,                                             \
+	  "tests only: received packets held back one burst (reordering)")                         \
+	X(fault_tx_drop_ppm, uint32_t, 0, 0, 1000000, "tests only: answers dropped")
 
 struct sl_engine_config {
 #define SL_X_FIELD(name, type, def, min, max, doc) type name;
@@ -79,6 +86,7 @@ void sl_engine_config_default(struct sl_engine_config *c);
 	X(dedup_pending, "retried batch parts answered PENDING")                                   \
 	X(acks, "ACK frames sent")                                                                 \
 	X(tx_dropped, "frames the port would not take")                                            \
+	X(fault_injected, "packets the fault shim dropped, duplicated or delayed")                 \
 	X(nombuf, "answers not sent: no mbuf")
 
 enum sl_engine_counter {
