@@ -121,19 +121,34 @@ static inline void wr16(uint8_t *p, uint16_t v)
  */
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, uint32_t n)
 {
-	uint64_t s = 0;
-	uint32_t w;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	uint64_t w[4];
+	uint32_t t;
 
-	for (; n >= 4; p += 4, n -= 4) {
-		memcpy(&w, p, 4);
-		s += w;
+	/*
+	 * 32 bytes per iteration into four accumulators of 32-bit halves, so
+	 * no carry needs tracking (2^32 halves fit) and the loads, not a
+	 * dependency chain, set the pace: ~0.15 cycles/byte instead of ~0.25
+	 * for one 32-bit word at a time (perf/perf_rx, 1.4 KB datagrams).
+	 */
+	for (; n >= 32; p += 32, n -= 32) {
+		memcpy(w, p, 32);
+		s0 += (w[0] & 0xffffffffu) + (w[0] >> 32);
+		s1 += (w[1] & 0xffffffffu) + (w[1] >> 32);
+		s2 += (w[2] & 0xffffffffu) + (w[2] >> 32);
+		s3 += (w[3] & 0xffffffffu) + (w[3] >> 32);
 	}
-	w = 0;
-	memcpy(&w, p, n); /* 0-3 bytes, in memory order */
-	s += w;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return sum + be16toh((uint16_t)s);
+	s0 += s1 + s2 + s3;
+	for (; n >= 4; p += 4, n -= 4) {
+		memcpy(&t, p, 4);
+		s0 += t;
+	}
+	t = 0;
+	memcpy(&t, p, n); /* 0-3 bytes, in memory order */
+	s0 += t;
+	while (s0 >> 16)
+		s0 = (s0 & 0xffff) + (s0 >> 16);
+	return sum + be16toh((uint16_t)s0);
 }
 
 static uint16_t csum_fold(uint64_t sum)

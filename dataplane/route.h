@@ -14,7 +14,9 @@
 #ifndef SL_DATAPLANE_ROUTE_H
 #define SL_DATAPLANE_ROUTE_H
 
+#include <endian.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <sluice/wire.h>
 
@@ -51,11 +53,11 @@ sl_u128 sl_route_even_start(uint32_t k, uint32_t n);
 /* Big-endian 16 bytes -> integer. */
 static inline sl_u128 sl_route_hash(const uint8_t h[16])
 {
-	sl_u128 v = 0;
+	uint64_t hi, lo;
 
-	for (int i = 0; i < 16; i++)
-		v = (v << 8) | h[i];
-	return v;
+	memcpy(&hi, h, 8);
+	memcpy(&lo, h + 8, 8);
+	return (sl_u128)be64toh(hi) << 64 | be64toh(lo);
 }
 
 /* Index into s->shards of the shard owning hash h (binary search). */
