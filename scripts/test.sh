@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need, builds sluice with
-# warnings as errors, runs every test suite (unit, stress; dpdk and e2e once
-# they exist), the unit suite again under ASan+UBSan, a smoke run of the
-# benchmarks, and the format check. Ends with "N passed, N failed".
+# warnings as errors, runs every test suite (unit, stress, dpdk, e2e), the
+# unit suite again under ASan+UBSan, a smoke run of the benchmarks, and the
+# format check. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -35,6 +35,13 @@ meson test -C build --no-rebuild --print-errorlogs --suite unit --suite stress \
 cp build/meson-logs/testlog.json build/meson-logs/testlog-main.json
 logs+=(build/meson-logs/testlog-main.json)
 
+# The engine suites spin a DPDK lcore at 100%: one test program at a time.
+step "tests: dpdk and e2e suites (DPDK without hugepages, net_ring, net_tap in a netns)"
+meson test -C build --no-rebuild --print-errorlogs --suite dpdk --suite e2e \
+	--num-processes 1 || status=1
+cp build/meson-logs/testlog.json build/meson-logs/testlog-engine.json
+logs+=(build/meson-logs/testlog-engine.json)
+
 step "tests: unit suite under ASan+UBSan"
 if build build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dperf=false; then
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -45,20 +52,25 @@ else
 	status=1
 fi
 
-step "benchmark smoke run (perf/perf_append --quick)"
-smoke_ok=1
+step "benchmark smoke runs (perf/perf_append --quick, perf/perf_rx --quick)"
+smoke_ok=0
+smoke_fail=0
 smoke_skip=0
-if [ -x build/perf/perf_append ]; then
-	build/perf/perf_append --quick >build/perf-smoke.txt 2>&1
+for bench in perf_append perf_rx; do
+	[ -x build/perf/$bench ] || continue
+	build/perf/$bench --quick >build/perf-smoke-$bench.txt 2>&1
 	rc=$?
 	if [ $rc -eq 77 ]; then
-		smoke_skip=1 # not enough free disk here: a skip with its reason
-		tail -n 2 build/perf-smoke.txt
+		smoke_skip=$((smoke_skip + 1)) # the machine lacks what it needs: a skip with its reason
+		tail -n 2 build/perf-smoke-$bench.txt
 	elif [ $rc -ne 0 ]; then
-		smoke_ok=0
+		smoke_fail=$((smoke_fail + 1))
+		echo "perf smoke run failed: build/perf-smoke-$bench.txt"
+	else
+		smoke_ok=$((smoke_ok + 1))
 	fi
-	tail -n 12 build/perf-smoke.txt
-fi
+	tail -n 12 build/perf-smoke-$bench.txt
+done
 
 step "format check (clang-format)"
 fmt_ok=1
@@ -77,14 +89,9 @@ last=$(echo "$summary" | tail -n 1)
 p=$(echo "$last" | awk '{print $1}')
 f=$(echo "$last" | awk '{print $3}')
 s=$(echo "$last" | awk '{print $5}')
-if [ $smoke_skip -eq 1 ]; then
-	s=$((s + 1))
-elif [ $smoke_ok -eq 1 ]; then
-	p=$((p + 1))
-else
-	f=$((f + 1))
-	echo "perf smoke run failed: build/perf-smoke.txt"
-fi
+s=$((s + smoke_skip))
+p=$((p + smoke_ok))
+f=$((f + smoke_fail))
 [ $fmt_ok -eq 1 ] && p=$((p + 1)) || { f=$((f + 1)); echo "clang-format check failed"; }
 [ "$f" -eq 0 ] || status=1
 echo "$p passed, $f failed, $s skipped"
