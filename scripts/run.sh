@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's run command: installs what sluice needs, builds it, and runs
-# it on this machine with its defaults. The engine (sluiced) arrives with the
-# dataplane issue; until then this runs the storage engine's benchmark, which
-# appends to shard logs with durable acks and prints what the disk allows.
+# the engine (sluiced) on this machine with its defaults: a TAP port (no DPDK
+# NIC needed), no hugepages, one lcore, data in /var/lib/sluice. It prints
+# where producers should send; stop it with Ctrl-C (acked records are on
+# disk). Arguments pass through to sluiced (see sluiced --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,5 +11,5 @@ if [ ! -f build-release/build.ninja ]; then
 	meson setup build-release --buildtype=release -Dtests=false >/dev/null
 fi
 ninja -C build-release >/dev/null
-echo "sluice: the daemon is not built yet; running the storage benchmark (perf/perf_append)"
-exec build-release/perf/perf_append "$@"
+echo "sluice: starting sluiced; in another shell: build-release/client/sluice-put --host 198.18.0.2 --stream default hello world"
+exec build-release/dataplane/sluiced "$@"
