@@ -1023,17 +1023,25 @@ static int port_setup(struct sl_engine *e)
 	return 0;
 }
 
-static int routes_build(struct sl_engine *e, struct sl_routes **ret)
+/*
+ * Builds the routing table of e->streams: shards spread round-robin over the
+ * shard lcores, each lcore's slots numbered in stream order. The first
+ * build (assign) also records the slots on the lcores; later builds give
+ * the same mapping under a new generation.
+ */
+static int routes_build(struct sl_engine *e, bool assign, uint64_t generation,
+                        struct sl_routes **ret)
 {
 	const struct sl_stream_set *set = &e->streams;
 	struct sl_routes *rt = calloc(1, sizeof(*rt));
+	uint32_t nslots[SL_ENGINE_MAX_LCORES] = {0};
 	uint32_t g = 0, max_id = 0;
 
 	if (!rt)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < set->n; i++)
 		max_id = set->s[i].id > max_id ? set->s[i].id : max_id;
-	rt->generation = 1;
+	rt->generation = generation;
 	rt->max_id = max_id;
 	rt->streams = calloc(set->n ? set->n : 1, sizeof(*rt->streams));
 	rt->by_id = calloc(max_id + 1, sizeof(*rt->by_id));
@@ -1056,10 +1064,12 @@ static int routes_build(struct sl_engine *e, struct sl_routes **ret)
 			s->shards[k].start = sl_route_even_start(k, s->nshards);
 			s->shards[k].shard_id = k;
 			s->shards[k].lcore = (uint16_t)l->shard_idx;
-			s->shards[k].slot = l->nslots;
-			l->slots[l->nslots].stream = s->id;
-			l->slots[l->nslots].shard_id = k;
-			l->nslots++;
+			s->shards[k].slot = nslots[l->shard_idx]++;
+			if (assign) {
+				l->slots[l->nslots].stream = s->id;
+				l->slots[l->nslots].shard_id = k;
+				l->nslots++;
+			}
 		}
 		rt->by_id[s->id] = s;
 	}
@@ -1211,7 +1221,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		if (rc < 0)
 			goto fail;
 	}
-	rc = routes_build(e, &rt);
+	rc = routes_build(e, true, 1, &rt);
 	if (rc < 0)
 		goto fail;
 	/* Logs are opened here and then driven by their lcore: the launch
@@ -1279,6 +1289,17 @@ int sl_engine_run(struct sl_engine *e)
 		while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED))
 			usleep(1000);
 	sl_engine_wait(e);
+	return 0;
+}
+
+int sl_engine_republish_routes(struct sl_engine *e)
+{
+	struct sl_routes *next;
+	int rc = routes_build(e, false, load_routes(e)->generation + 1, &next);
+
+	if (rc < 0)
+		return rc;
+	publish_routes(e, next, e->launched != 0);
 	return 0;
 }
 

@@ -126,6 +126,15 @@ void sl_engine_wait(struct sl_engine *e);
 /* Async-signal-safe. */
 void sl_engine_stop(struct sl_engine *e);
 
+/*
+ * Publishes a rebuilt routing table (same streams, a new generation) while
+ * the lcores run, and frees the old one after an RCU grace period: the path
+ * the control plane will use to reshard without stopping the dataplane.
+ * Frames routed under the old table are re-routed by their shard lcore.
+ * Control thread only; blocks for the grace period.
+ */
+int sl_engine_republish_routes(struct sl_engine *e);
+
 /* Sums the lcores' counters (any thread; values are relaxed snapshots). */
 void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret);
 void sl_engine_stats_print(const struct sl_engine_stats *s, FILE *out);

@@ -572,3 +572,107 @@ Test(engine, answers_arp_and_ping)
 	cr_assert(arp, "an ARP reply");
 	cr_assert_eq(counter(SL_EC_arp_replies), 1);
 }
+
+Test(engine, received_acks_name_the_stored_records)
+{
+	eal_up("0@0,1@0");
+	run_frames_to_storage(1, SL_WIRE_ACK_RECEIVED);
+}
+
+static void small_records(struct sl_engine_config *c)
+{
+	c->max_record_bytes = 50;
+}
+
+Test(engine, records_over_the_limit_are_answered_too_large)
+{
+	enum { PER = 11 };
+	struct rec recs[PER];
+	struct result res[PER];
+	uint8_t buf[1500];
+	unsigned big = 0;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 2, small_records);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i * 7);
+		res[i].status = -1;
+	}
+	send_payload(buf, build_put(buf, 4, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER));
+	cr_assert_eq(collect(res, PER, 1, PER, 10000), PER);
+	for (unsigned i = 0; i < PER; i++) {
+		if (recs[i].data_len > 50) {
+			cr_assert_eq(res[i].status, SL_WIRE_TOO_LARGE, "record %u (%u bytes)", i,
+			             recs[i].data_len);
+			big++;
+		} else {
+			cr_assert_eq(res[i].status, SL_WIRE_OK, "record %u (%u bytes)", i,
+			             recs[i].data_len);
+		}
+	}
+	cr_assert_gt(big, 0);
+	cr_assert_lt(big, PER);
+	cr_assert_eq(counter(SL_EC_too_large), big);
+	cr_assert_eq(counter(SL_EC_appended), PER - big);
+}
+
+Test(engine, routing_table_swapped_under_traffic)
+{
+	/* Frames routed under one table generation are appended under the
+	 * next: the shard lcore re-routes them. Nothing is lost or doubled. */
+	enum { BATCHES = 600, PER = 11, N = BATCHES * PER, SHARDS = 4 };
+	struct rec *recs = calloc(N, sizeof(*recs));
+	struct result *res = calloc(N, sizeof(*res));
+	uint8_t buf[1500];
+
+	cr_assert(recs && res);
+	eal_up("0@0,1@0,2@0");
+	engine_up(2, "swap", SHARDS, NULL);
+	for (unsigned i = 0; i < N; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+	for (unsigned b = 0; b < BATCHES; b++) {
+		send_payload(buf,
+		             build_put(buf, 8, b + 1, 1, SL_WIRE_ACK_DURABLE, &recs[b * PER], PER));
+		if (b % 20 == 0)
+			cr_assert_eq(sl_engine_republish_routes(eng), 0);
+	}
+	cr_assert_eq(collect(res, PER, BATCHES, N, 10000), N, "every record answered");
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(res[i].status, SL_WIRE_OK, "record %u: %d", i, res[i].status);
+	cr_assert_eq(counter(SL_EC_appended), N);
+	engine_down();
+	sl_engine_free(eng);
+	eng = NULL;
+	verify_storage("swap", SHARDS, recs, res, N);
+	free(recs);
+	free(res);
+}
+
+Test(engine, rejects_bad_config_with_a_reason)
+{
+	struct sl_engine_config c;
+	struct sl_stream_set set = {0};
+	struct sl_engine *e = NULL;
+
+	/* Validation comes before any DPDK call: no EAL needed. */
+	sl_engine_config_default(&c);
+	c.data_dir = "/nonexistent";
+	c.self.has_ip4 = true;
+	c.nrx = c.nshard = 1;
+	c.ring_size = 1000; /* not a power of two */
+	cr_assert_eq(sl_engine_create(&c, &set, &e), -EINVAL);
+	cr_assert(strstr(sl_errmsg(), "ring_size"), "%s", sl_errmsg());
+	c.ring_size = 1024;
+	c.max_pending_acks = 0;
+	cr_assert_eq(sl_engine_create(&c, &set, &e), -EINVAL);
+	cr_assert(strstr(sl_errmsg(), "max_pending_acks"), "%s", sl_errmsg());
+	c.max_pending_acks = 64;
+	c.nrx = 0;
+	cr_assert_eq(sl_engine_create(&c, &set, &e), -EINVAL);
+	c.nrx = 1;
+	c.self.has_ip4 = false;
+	cr_assert_eq(sl_engine_create(&c, &set, &e), -EINVAL);
+	cr_assert_null(e);
+}
