@@ -509,6 +509,17 @@ static uint16_t fault_rx(struct lcore *l, struct rte_mbuf **pkts, uint16_t n, un
 	return out;
 }
 
+/*
+ * The rx role: one burst from the port, classified, validated and routed,
+ * then one enqueue per destination ring.
+ *
+ * Measured (perf/perf_rx, net_pcap replay, one lcore running rx and a
+ * discarding shard role, 2 GHz VM, software UDP checksum and the frame's
+ * CRC32C over every byte): ~330-420 cycles per 1-record frame (the PMD
+ * alone ~110), ~170-210 cycles per record at 11 records per 1.4 KB frame
+ * (~140 above the PMD), of which the CRC32C is ~20 and the UDP checksum
+ * ~15 per record; the rest is the per-record walk, route and meta writes.
+ */
 static int rx_do_work(struct lcore *l)
 {
 	struct sl_engine *e = l->e;
