@@ -65,6 +65,8 @@ int sl_streams_add(struct sl_stream_set *set, const char *name, uint32_t shards)
 	}
 	if (set->n == SL_STREAMS_MAX)
 		return sl_err_set(-ENOSPC, "at most %d streams", SL_STREAMS_MAX);
+	if (max_id >= SL_STREAMS_MAX_ID)
+		return sl_err_set(-ENOSPC, "stream ids used up to %d", SL_STREAMS_MAX_ID);
 	if (total_shards(set) + shards > SL_STREAMS_MAX_SHARDS)
 		return sl_err_set(-ENOSPC, "at most %d shards in all", SL_STREAMS_MAX_SHARDS);
 	set->s[set->n].id = max_id + 1;
@@ -85,9 +87,11 @@ int sl_streams_parse_arg(const char *arg, char name[SL_WIRE_MAX_NAME + 1], uint3
 	if (colon) {
 		char *end;
 
+		/* strtoul alone would take "+3", " 3" and "-18446744073709551615" (1). */
 		errno = 0;
 		v = strtoul(colon + 1, &end, 10);
-		if (errno || end == colon + 1 || *end || v == 0 || v > SL_STREAMS_MAX_SHARDS)
+		if (colon[1] < '0' || colon[1] > '9' || errno || *end || v == 0 ||
+		    v > SL_STREAMS_MAX_SHARDS)
 			return sl_err_set(-EINVAL, "--stream %s: shards must be 1..%d", arg,
 			                  SL_STREAMS_MAX_SHARDS);
 	}
@@ -97,6 +101,42 @@ int sl_streams_parse_arg(const char *arg, char name[SL_WIRE_MAX_NAME + 1], uint3
 		return sl_err_set(-EINVAL, "stream name '%s': 1 to %d of [A-Za-z0-9_.-]", name,
 		                  SL_WIRE_MAX_NAME);
 	*ret_shards = (uint32_t)v;
+	return 0;
+}
+
+/* A decimal number of 1 to 10 digits, no sign or spaces, then sep. */
+static int parse_u32(const char **p, char sep, uint32_t *ret)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	while (*q >= '0' && *q <= '9' && q - *p < 10)
+		v = v * 10 + (uint64_t)(*q++ - '0');
+	if (q == *p || *q != sep || v > UINT32_MAX)
+		return -1;
+	*ret = (uint32_t)v;
+	*p = q + 1;
+	return 0;
+}
+
+/* Exactly what sl_streams_save writes: "<id> <shards> <name>\n". A last
+ * line without its newline is a torn write, and a line longer than the
+ * buffer arrives without one too. */
+static int parse_line(const char *line, struct sl_stream_def *ret)
+{
+	struct sl_stream_def def = {0};
+	const char *p = line, *nl;
+
+	if (parse_u32(&p, ' ', &def.id) < 0 || parse_u32(&p, ' ', &def.shards) < 0)
+		return -1;
+	nl = strchr(p, '\n');
+	if (!nl || nl[1] || nl - p > SL_WIRE_MAX_NAME)
+		return -1;
+	memcpy(def.name, p, (size_t)(nl - p));
+	if (def.id == 0 || def.id > SL_STREAMS_MAX_ID || def.shards == 0 ||
+	    def.shards > SL_STREAMS_MAX_SHARDS || !sl_stream_name_valid(def.name))
+		return -1;
+	*ret = def;
 	return 0;
 }
 
@@ -123,28 +163,23 @@ int sl_streams_load(const char *dir, struct sl_stream_set *ret)
 		goto out;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		unsigned id, shards;
-		char name[SL_WIRE_MAX_NAME + 2];
+		struct sl_stream_def def;
 
 		lineno++;
-		if (sscanf(line, "%u %u %129s", &id, &shards, name) != 3 || id == 0 ||
-		    !sl_stream_name_valid(name) || shards == 0 || shards > SL_STREAMS_MAX_SHARDS ||
-		    set->n == SL_STREAMS_MAX) {
+		if (parse_line(line, &def) < 0 || set->n == SL_STREAMS_MAX ||
+		    total_shards(set) + def.shards > SL_STREAMS_MAX_SHARDS) {
 			rc = sl_err_set(-EBADMSG, "%s:%u: malformed stream line", path, lineno);
 			break;
 		}
 		for (uint32_t i = 0; i < set->n; i++) {
-			if (set->s[i].id == id || strcmp(set->s[i].name, name) == 0) {
+			if (set->s[i].id == def.id || strcmp(set->s[i].name, def.name) == 0) {
 				rc = sl_err_set(-EBADMSG, "%s:%u: duplicate stream", path, lineno);
 				break;
 			}
 		}
 		if (rc)
 			break;
-		set->s[set->n].id = id;
-		set->s[set->n].shards = shards;
-		memcpy(set->s[set->n].name, name, strlen(name) + 1); /* validated: <= 128 */
-		set->n++;
+		set->s[set->n++] = def;
 	}
 	fclose(f);
 	if (rc == 0)

@@ -6,8 +6,10 @@
  * (temporary file, fsync, rename, directory fsync): a crash leaves the old
  * list or the new one.
  *
- * File format, one stream per line: "<id> <shards> <name>\n", ids unique and
- * >= 1, names as Kinesis allows them ([A-Za-z0-9_.-], 1 to 128 bytes).
+ * File format, one stream per line: "<id> <shards> <name>\n", exactly (one
+ * space, unsigned decimals, every line ends in a newline), ids unique and in
+ * 1..SL_STREAMS_MAX_ID, shards within the limits below, names unique and as
+ * Kinesis allows them ([A-Za-z0-9_.-], 1 to 128 bytes).
  */
 #ifndef SL_DATAPLANE_STREAMS_H
 #define SL_DATAPLANE_STREAMS_H
@@ -17,8 +19,9 @@
 
 #include <sluice/wire.h>
 
-#define SL_STREAMS_MAX        256  /* streams per engine */
-#define SL_STREAMS_MAX_SHARDS 4096 /* shards per stream and in total */
+#define SL_STREAMS_MAX        256   /* streams per engine */
+#define SL_STREAMS_MAX_SHARDS 4096  /* shards per stream and in total */
+#define SL_STREAMS_MAX_ID     65535 /* ids index the engine's by-id table */
 
 struct sl_stream_def {
 	uint32_t id;
