@@ -1314,6 +1314,14 @@ int sl_engine_republish_routes(struct sl_engine *e)
 	return 0;
 }
 
+const char *sl_engine_storage_backend(const struct sl_engine *e, int *ret_uring_error)
+{
+	const struct sl_store *st = e->shard_lc[0]->store;
+
+	*ret_uring_error = sl_store_uring_error(st);
+	return sl_io_backend_name(sl_store_backend(st));
+}
+
 void sl_engine_stop(struct sl_engine *e)
 {
 	__atomic_store_n(&e->stop, 1, __ATOMIC_RELAXED);

@@ -126,6 +126,10 @@ void sl_engine_wait(struct sl_engine *e);
 /* Async-signal-safe. */
 void sl_engine_stop(struct sl_engine *e);
 
+/* The storage backend the shard lcores' stores got, and when io_uring was
+ * wanted but unavailable, why (-errno; 0 otherwise). */
+const char *sl_engine_storage_backend(const struct sl_engine *e, int *ret_uring_error);
+
 /*
  * Publishes a rebuilt routing table (same streams, a new generation) while
  * the lcores run, and frees the old one after an RCU grace period: the path

@@ -553,7 +553,16 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < streams->n; i++)
 		printf(" %s(id %u, %u shards)", streams->s[i].name, streams->s[i].id,
 		       streams->s[i].shards);
-	printf("\nsluiced: %u rx lcore(s), %u shard lcore(s)\n", c.nrx, c.nshard);
+	{
+		int uring_err;
+		const char *backend = sl_engine_storage_backend(engine, &uring_err);
+
+		printf("\nsluiced: %u rx lcore(s), %u shard lcore(s); storage writes with %s",
+		       c.nrx, c.nshard, backend);
+		if (uring_err)
+			printf(" (io_uring unavailable: %s)", strerror(-uring_err));
+		printf("\n");
+	}
 	printf("sluiced: ready: producers send UDP to %s%s%s%s%s port %u%s%s\n", ip4s,
 	       *ip4s && *ip6s ? " and [" : (*ip6s ? "[" : ""), ip6s, *ip6s ? "]" : "", "",
 	       c.self.udp_port, o.tap_iface ? " via " : "", o.tap_iface ? o.tap_iface : "");
