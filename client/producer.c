@@ -782,7 +782,8 @@ static int resolve(struct sl_producer *p, int fd, const char *name)
 	for (unsigned a = 0; a < tries; a++) {
 		int64_t end = sl_mono_ns() + p->timeout_ns;
 
-		if (send(fd, req, len, 0) < 0 && errno != ECONNREFUSED && errno != EAGAIN)
+		if (send(fd, req, len, 0) < 0 && errno != ECONNREFUSED && errno != EAGAIN &&
+		    errno != EPERM && errno != ENOBUFS)
 			return sl_err_set(-errno, "send RESOLVE: %s", strerror(errno));
 		for (int64_t now = sl_mono_ns(); now < end; now = sl_mono_ns()) {
 			struct pollfd pfd = {.fd = fd, .events = POLLIN};
