@@ -68,6 +68,7 @@ struct frame {
 	uint16_t nfinal;
 	uint16_t attempts; /* sends so far */
 	bool throttled;    /* deadline is a throttle backoff: PENDING does not move it */
+	bool live;         /* opened and not yet returned to the free list */
 };
 
 struct sl_producer {
@@ -241,6 +242,7 @@ static struct frame *frame_get(struct sl_producer *p)
 
 static void frame_put(struct sl_producer *p, struct frame *f)
 {
+	f->live = false;
 	f->next = p->free_list;
 	p->free_list = f;
 }
@@ -251,10 +253,24 @@ static void arm(struct sl_producer *p, int64_t deadline)
 		p->next_deadline = deadline;
 }
 
+/* The PUT floor: the lowest batch_seq this producer may still send. Frames
+ * are at most max_inflight + 1, so a scan per sealed frame is cheap next to
+ * encoding its records. */
+static uint64_t floor_of(const struct sl_producer *p)
+{
+	uint64_t floor = p->next_batch_seq;
+
+	for (uint32_t i = 0; i < p->nall; i++)
+		if (p->all[i]->live && p->all[i]->batch_seq < floor)
+			floor = p->all[i]->batch_seq;
+	return floor;
+}
+
 static void seal(struct sl_producer *p)
 {
 	struct frame *f = p->open;
 
+	sl_wire_set_floor(f->buf, floor_of(p));
 	sl_wire_finish(f->buf, f->len, f->nrec);
 	f->next = NULL;
 	if (p->ready_tail)
@@ -353,6 +369,7 @@ static int put(struct sl_producer *p, const uint8_t hash_key[16], bool explicit_
 		f->nfinal = 0;
 		f->attempts = 0;
 		f->throttled = false;
+		f->live = true;
 		f->opened = sl_mono_ns();
 		p->open = f;
 	}
@@ -780,7 +797,10 @@ static int resolve(struct sl_producer *p, int fd, const char *name)
 	memcpy(req + len, name, n);
 	len = sl_wire_finish(req, len + (uint32_t)n, 0);
 	for (unsigned a = 0; a < tries; a++) {
-		int64_t end = sl_mono_ns() + p->timeout_ns;
+		/* Each wait doubles up to 1 s, so the tries span a lost ARP or
+		 * neighbour exchange (the kernel asks again after 1 s). */
+		int64_t wait = a < 20 ? p->timeout_ns << a : 1000000000;
+		int64_t end = sl_mono_ns() + SL_MAX(p->timeout_ns, SL_MIN(wait, 1000000000));
 
 		if (send(fd, req, len, 0) < 0 && errno != ECONNREFUSED && errno != EAGAIN &&
 		    errno != EPERM && errno != ENOBUFS)

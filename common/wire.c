@@ -102,6 +102,7 @@ static int check(const void *buf, size_t len, bool crc, struct sl_wire_hdr *ret_
 	h.rsvd = sl_le16(p + SL_WIRE_OFF_RSVD);
 	if (h.rsvd != 0)
 		return DROP(FLAGS);
+	h.floor = sl_le64(p + SL_WIRE_OFF_FLOOR);
 
 	switch (h.type) {
 	case SL_WIRE_PUT:
@@ -134,6 +135,8 @@ static int check(const void *buf, size_t len, bool crc, struct sl_wire_hdr *ret_
 	default:
 		return DROP(TYPE);
 	}
+	if (rc == 0 && (h.type == SL_WIRE_PUT ? h.floor > h.batch_seq : h.floor != 0))
+		rc = DROP(FLOOR);
 	if (rc == 0)
 		*ret_hdr = h;
 	return rc;
@@ -183,6 +186,11 @@ int sl_wire_put_add(uint8_t *buf, uint32_t cap, uint32_t *len, const void *key, 
 		memcpy(p + SL_WIRE_REC_HDR_BYTES + key_len, data, data_len);
 	*len += sl_wire_rec_bytes(key_len, data_len);
 	return 0;
+}
+
+void sl_wire_set_floor(uint8_t *buf, uint64_t floor)
+{
+	sl_put_le64(buf + SL_WIRE_OFF_FLOOR, floor);
 }
 
 void sl_wire_reseal(uint8_t *buf, uint32_t len)

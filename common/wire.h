@@ -104,6 +104,9 @@ static inline void sl_wire_rec_next(const uint8_t *frame, uint32_t *off, struct 
 uint32_t sl_wire_begin(uint8_t *buf, enum sl_wire_type type, uint16_t flags, uint64_t producer_id,
                        uint64_t batch_seq, uint32_t stream);
 
+/* Sets a PUT's floor (before sl_wire_finish(); see <sluice/wire.h>). */
+void sl_wire_set_floor(uint8_t *buf, uint64_t floor);
+
 /* Bytes a PUT record takes on the wire. */
 static inline uint32_t sl_wire_rec_bytes(uint16_t key_len, uint32_t data_len)
 {
@@ -120,9 +123,8 @@ int sl_wire_put_add(uint8_t *buf, uint32_t cap, uint32_t *len, const void *key, 
                     uint32_t data_len);
 
 /* Appends one ACK entry at buf + *len (the caller sized buf). */
-static inline void sl_wire_ack_add(uint8_t *buf, uint32_t *len, uint64_t first_seq,
-                                   uint32_t shard, uint16_t index, uint16_t nrec,
-                                   enum sl_wire_status status)
+static inline void sl_wire_ack_add(uint8_t *buf, uint32_t *len, uint64_t first_seq, uint32_t shard,
+                                   uint16_t index, uint16_t nrec, enum sl_wire_status status)
 {
 	uint8_t *p = buf + *len;
 

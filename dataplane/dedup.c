@@ -4,19 +4,94 @@
  * order, chained into a bucket array of the same size. Inserting takes the
  * ring's next slot, unlinking whatever it held from its chain first; with
  * as many buckets as entries the chains stay short.
+ *
+ * Producers live in an open-addressing table (linear probing, bounded
+ * probe length) that never deletes: a producer idle for idle_ns is replaced
+ * in place by a new one, which is safe because its entries are then safe to
+ * forget too.
  */
 #include "dedup.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+
+#define PROBE_MAX 32
+
+struct producer {
+	uint64_t id; /* 0: empty slot (producer ids are never 0) */
+	uint64_t floor;
+	int64_t last_ns;
+};
 
 struct sl_dedup {
 	uint32_t mask;
 	uint32_t next; /* ring position of the next insert */
+	uint32_t pmask;
+	int64_t idle_ns;
 	uint64_t evictions;
+	uint64_t refusals;
 	uint32_t *buckets; /* entry index + 1, 0 = empty */
 	struct sl_dedup_entry *e;
+	struct producer *p;
 };
+
+static uint32_t producer_hash(const struct sl_dedup *d, uint64_t id)
+{
+	id *= 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(id >> 32) & d->pmask;
+}
+
+static struct producer *producer_find(struct sl_dedup *d, uint64_t id)
+{
+	uint32_t h = producer_hash(d, id);
+
+	for (uint32_t i = 0; i < PROBE_MAX && i <= d->pmask; i++) {
+		struct producer *p = &d->p[(h + i) & d->pmask];
+
+		if (p->id == id)
+			return p;
+		if (p->id == 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+int sl_dedup_producer_seen(struct sl_dedup *d, uint64_t producer_id, uint64_t floor, int64_t now_ns)
+{
+	uint32_t h = producer_hash(d, producer_id);
+	struct producer *take = NULL;
+
+	for (uint32_t i = 0; i < PROBE_MAX && i <= d->pmask; i++) {
+		struct producer *p = &d->p[(h + i) & d->pmask];
+
+		if (p->id == producer_id) {
+			if (floor > p->floor)
+				p->floor = floor;
+			p->last_ns = now_ns;
+			return 0;
+		}
+		if (p->id == 0) {
+			if (!take)
+				take = p;
+			break;
+		}
+		if (!take && now_ns - p->last_ns > d->idle_ns)
+			take = p;
+	}
+	if (!take)
+		return -ENOSPC;
+	*take = (struct producer){.id = producer_id, .floor = floor, .last_ns = now_ns};
+	return 0;
+}
+
+/* Whether the entry may be forgotten: its producer will never resend it. */
+static bool entry_safe(struct sl_dedup *d, const struct sl_dedup_entry *e, int64_t now_ns)
+{
+	const struct producer *p = producer_find(d, e->producer_id);
+
+	return !p || e->batch_seq < p->floor || now_ns - p->last_ns > d->idle_ns;
+}
 
 static uint32_t bucket_of(const struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
                           uint32_t stream, uint32_t shard_id)
@@ -29,20 +104,30 @@ static uint32_t bucket_of(const struct sl_dedup *d, uint64_t producer_id, uint64
 	return (uint32_t)h & d->mask;
 }
 
-int sl_dedup_create(uint32_t cap, struct sl_dedup **ret)
+static uint32_t pow2_at_least(uint32_t v)
 {
-	struct sl_dedup *d;
 	uint32_t n = 16;
 
-	while (n < cap && n < (1u << 30))
+	while (n < v && n < (1u << 30))
 		n <<= 1;
+	return n;
+}
+
+int sl_dedup_create(uint32_t cap, uint32_t max_producers, int64_t idle_ns, struct sl_dedup **ret)
+{
+	struct sl_dedup *d;
+	uint32_t n = pow2_at_least(cap), np = pow2_at_least(max_producers);
+
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->mask = n - 1;
+	d->pmask = np - 1;
+	d->idle_ns = idle_ns;
 	d->buckets = calloc(n, sizeof(*d->buckets));
 	d->e = calloc(n, sizeof(*d->e));
-	if (!d->buckets || !d->e) {
+	d->p = calloc(np, sizeof(*d->p));
+	if (!d->buckets || !d->e || !d->p) {
 		sl_dedup_free(d);
 		return -ENOMEM;
 	}
@@ -56,6 +141,7 @@ void sl_dedup_free(struct sl_dedup *d)
 		return;
 	free(d->buckets);
 	free(d->e);
+	free(d->p);
 	free(d);
 }
 
@@ -88,12 +174,16 @@ static void unlink_entry(struct sl_dedup *d, uint32_t idx)
 }
 
 struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
-                                       uint32_t stream, uint32_t shard_id)
+                                       uint32_t stream, uint32_t shard_id, int64_t now_ns)
 {
 	uint32_t idx = d->next;
 	struct sl_dedup_entry *e = &d->e[idx];
 	uint32_t b, gen;
 
+	if (e->used && !entry_safe(d, e, now_ns)) {
+		d->refusals++;
+		return NULL;
+	}
 	d->next = (d->next + 1) & d->mask;
 	if (e->used) {
 		unlink_entry(d, idx);
@@ -114,6 +204,15 @@ struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id,
 	return e;
 }
 
+void sl_dedup_cancel(struct sl_dedup *d, struct sl_dedup_entry *e)
+{
+	uint32_t idx = (uint32_t)(e - d->e);
+
+	unlink_entry(d, idx);
+	e->used = 0;
+	d->next = idx; /* it was the last insert: the ring position goes back */
+}
+
 uint32_t sl_dedup_index(const struct sl_dedup *d, const struct sl_dedup_entry *e)
 {
 	return (uint32_t)(e - d->e);
@@ -129,4 +228,9 @@ struct sl_dedup_entry *sl_dedup_get(struct sl_dedup *d, uint32_t index, uint32_t
 uint64_t sl_dedup_evictions(const struct sl_dedup *d)
 {
 	return d->evictions;
+}
+
+uint64_t sl_dedup_refusals(const struct sl_dedup *d)
+{
+	return d->refusals;
 }

@@ -64,6 +64,7 @@ struct frame_meta {
 	struct sl_pkt_reply reply;
 	uint64_t producer_id;
 	uint64_t batch_seq;
+	uint64_t floor;
 	uint32_t stream;
 	uint16_t payload_off;
 	uint16_t payload_len;
@@ -428,6 +429,7 @@ static uint64_t rx_producer(struct lcore *l, const struct sl_routes *rt, struct 
 	sl_pkt_reply_from(frame, info, &fm->reply);
 	fm->producer_id = h.producer_id;
 	fm->batch_seq = h.batch_seq;
+	fm->floor = h.floor;
 	fm->stream = h.stream;
 	fm->payload_off = info->payload_off;
 	fm->payload_len = info->payload_len;
@@ -661,7 +663,7 @@ static void send_held_ack(struct lcore *l, struct rte_mbuf *am, bool failed)
  * slot sl, and answers them. */
 static void shard_append(struct lcore *l, const struct sl_route_stream *s, struct slot *sl,
                          const struct frame_meta *fm, const uint8_t *payload, const uint16_t *idx,
-                         const uint32_t *offs, unsigned n)
+                         const uint32_t *offs, unsigned n, int64_t mono)
 {
 	struct sl_engine *e = l->e;
 	struct sl_record_in recs[SL_WIRE_MAX_RECORDS];
@@ -669,7 +671,7 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 	unsigned nok = 0, nbig = 0;
 	struct sl_dedup_entry *de;
 	struct rte_mbuf *am = NULL;
-	uint64_t first_seq;
+	uint64_t first_seq, evictions;
 	int64_t now = sl_wall_ns();
 	unsigned notify = 0;
 	int rc;
@@ -716,8 +718,22 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 		return;
 	}
 
+	/* Room to remember the part comes first: a part appended but not
+	 * remembered could be appended again by a retry. */
+	evictions = sl_dedup_evictions(l->dedup);
+	de = sl_dedup_insert(l->dedup, fm->producer_id, fm->batch_seq, fm->stream, sl->shard_id,
+	                     mono);
+	if (!de) {
+		CNT(l, throttled_dedup, nok);
+		answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED, fm->ack_mode);
+		return;
+	}
+	if (sl_dedup_evictions(l->dedup) != evictions)
+		CNT(l, dedup_evictions, 1);
+
 	if (fm->ack_mode >= SL_WIRE_ACK_WRITTEN) {
 		if (l->pending >= e->c.max_pending_acks) {
+			sl_dedup_cancel(l->dedup, de);
 			CNT(l, throttled_acks, nok);
 			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED,
 			           fm->ack_mode);
@@ -725,6 +741,7 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 		}
 		am = rte_pktmbuf_alloc(e->pool);
 		if (!am) {
+			sl_dedup_cancel(l->dedup, de);
 			CNT(l, nombuf, 1);
 			CNT(l, throttled_acks, nok);
 			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_THROTTLED,
@@ -737,6 +754,7 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 
 	rc = sl_log_append(sl->log, recs, nok, (uint64_t)(uintptr_t)am, notify, &first_seq);
 	if (rc < 0) {
+		sl_dedup_cancel(l->dedup, de);
 		rte_pktmbuf_free(am);
 		if (rc == -EAGAIN) {
 			CNT(l, throttled_store, nok);
@@ -750,7 +768,6 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 	}
 	CNT(l, appended, nok);
 	CNT(l, append_batches, 1);
-	de = sl_dedup_insert(l->dedup, fm->producer_id, fm->batch_seq, fm->stream, sl->shard_id);
 	de->first_seq = first_seq;
 	de->count = (uint16_t)nok;
 	de->level = SL_WIRE_ACK_RECEIVED;
@@ -786,6 +803,7 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 	uint16_t idx[SL_WIRE_MAX_RECORDS], moved[SL_WIRE_MAX_RECORDS];
 	uint32_t offs[SL_WIRE_MAX_RECORDS], slot_of[SL_WIRE_MAX_RECORDS];
 	bool same_gen = fm->generation == rt->generation;
+	int64_t mono = sl_mono_ns();
 	unsigned mine = 0, nmoved = 0;
 	uint32_t off = SL_WIRE_HDR_BYTES;
 
@@ -813,6 +831,15 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 		CNT(l, route_moved, nmoved);
 		answer_now(l, fm, moved, nmoved, 0, 0, SL_WIRE_THROTTLED, fm->ack_mode);
 	}
+	if (mine && sl_dedup_producer_seen(l->dedup, fm->producer_id, fm->floor, mono) < 0) {
+		/* Too many live producers to remember their retries: retry later. */
+		CNT(l, throttled_dedup, mine);
+		for (unsigned i = 0; i < mine; i++)
+			answer_now(l, fm, &idx[i], 1, 0, s->shards[fm->route[idx[i]]].shard_id,
+			           SL_WIRE_THROTTLED, fm->ack_mode);
+		rte_pktmbuf_free(m);
+		return;
+	}
 
 	/* One append per slot, records in frame order. Usually one slot. */
 	for (unsigned i = 0; i < mine; i++) {
@@ -830,7 +857,7 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 			goffs[g++] = offs[j];
 			slot_of[j] = UINT32_MAX;
 		}
-		shard_append(l, s, &l->slots[slot], fm, payload, gidx, goffs, g);
+		shard_append(l, s, &l->slots[slot], fm, payload, gidx, goffs, g, mono);
 	}
 	rte_pktmbuf_free(m);
 }
@@ -1165,7 +1192,8 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 			rc = -ENOMEM;
 			goto fail;
 		}
-		rc = sl_dedup_create(c->dedup_entries, &l->dedup);
+		rc = sl_dedup_create(c->dedup_entries, c->dedup_producers,
+		                     (int64_t)c->dedup_idle_ms * 1000000, &l->dedup);
 		if (rc < 0)
 			goto fail;
 	}

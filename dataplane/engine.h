@@ -31,8 +31,12 @@
 	X(nb_txd, uint32_t, 1024, 64, 16384, "tx descriptors per queue")                           \
 	X(max_pending_acks, uint32_t, 4096, 16, 1u << 20,                                          \
 	  "acks a shard lcore holds until their level is reached; beyond it THROTTLED")            \
-	X(dedup_entries, uint32_t, 1u << 16, 16, 1u << 24,                                         \
-	  "producer batches a shard lcore remembers for retries")                                  \
+	X(dedup_entries, uint32_t, 1u << 18, 16, 1u << 24,                                         \
+	  "producer batch parts a shard lcore can remember for retries (48 bytes each)")           \
+	X(dedup_producers, uint32_t, 1u << 14, 16, 1u << 22,                                       \
+	  "producers a shard lcore tracks (their floors and last frame times)")                    \
+	X(dedup_idle_ms, uint32_t, 30000, 100, 3600000,                                            \
+	  "a producer silent this long will not retry: its batches may be forgotten")              \
 	X(max_record_bytes, uint32_t, 65535, 1, 65535, "largest record data a stream accepts")     \
 	X(idle_sleep_us, uint32_t, 0, 0, 100000,                                                   \
 	  "sleep this long after 1024 idle polls (0: always spin)")                                \
@@ -79,6 +83,8 @@ void sl_engine_config_default(struct sl_engine_config *c);
 	X(throttled_store, "records answered THROTTLED: storage back-pressure")                    \
 	X(throttled_acks, "records answered THROTTLED: too many pending acks")                     \
 	X(route_moved, "records answered THROTTLED: routing changed in flight")                    \
+	X(throttled_dedup, "records answered THROTTLED: retry memory full of live batches")        \
+	X(dedup_evictions, "batch parts forgotten (safe: final at their producer or idle)")        \
 	X(appended, "records appended")                                                            \
 	X(append_batches, "batches appended")                                                      \
 	X(append_failed, "records whose log failed")                                               \

@@ -165,7 +165,9 @@ void sl_producer_config_default(struct sl_producer_config *c);
  * Creates a producer: checks the config, opens a non-blocking UDP socket
  * connected to the engine, picks a random non-zero producer_id and
  * resolves the stream name. Blocks for the RESOLVE exchange: up to
- * min(max_attempts, 5) sends timeout_ms apart, per address of host.
+ * min(max_attempts, 5) sends per address of host, the first timeout_ms
+ * after the previous, each wait twice the last up to 1 s (so the tries
+ * outlast a lost ARP or neighbour exchange).
  *
  * @param c   settings (copied; the strings are not kept).
  * @param cb  called once per record with its final result; may be NULL.

@@ -20,16 +20,16 @@
  * unsigned integer stored big-endian (most significant byte first), which is
  * exactly the byte order of an MD5 digest.
  *
- * ## Frame header (every frame type, 40 bytes)
+ * ## Frame header (every frame type, 48 bytes)
  *
  *      0       4       8       12  13  14      16              24
  *     +-------+-------+-------+---+---+-------+---------------+
  *     | magic |  crc  |length |ver|typ| flags |  producer_id  |
  *     +-------+-------+-------+---+---+-------+---------------+
- *     24              32      36      38      40
- *     +---------------+-------+-------+-------+---------- - -
- *     |   batch_seq   |stream | count | rsvd  | body ...
- *     +---------------+-------+-------+-------+---------- - -
+ *     24              32      36      38      40              48
+ *     +---------------+-------+-------+-------+---------------+------ - -
+ *     |   batch_seq   |stream | count | rsvd  |     floor     | body ...
+ *     +---------------+-------+-------+-------+---------------+------ - -
  *
  * - magic is SL_WIRE_MAGIC ("SLWP" in memory order).
  * - crc is the CRC32C (Castagnoli, as in iSCSI and ext4) of bytes
@@ -48,6 +48,14 @@
  *   answers with the sequence numbers it assigned the first time.
  * - stream is the stream id (see RESOLVE). count is the number of records
  *   (PUT) or of ack entries (ACK). rsvd is zero.
+ * - floor (PUT only, zero in other types): every batch of this producer
+ *   numbered below floor is final at the producer and will never be sent
+ *   again, so the engine may forget it. A producer sends the lowest batch_seq
+ *   it still has outstanding (this one included), so floor <= batch_seq; a
+ *   retry keeps the floor of its first send. The engine keeps what it needs
+ *   to recognise retries of every batch at or above a producer's latest
+ *   floor (and of every batch of a producer it heard from recently, when the
+ *   floor is 0: unknown), and answers THROTTLED rather than forget one.
  *
  * ## PUT (producer -> engine)
  *
@@ -92,8 +100,9 @@
  * reached the requested level yet (it answers a retry that arrives early);
  * the final ACK follows without another retry.
  *
- * An ACK is never larger than the PUT it answers (an entry is 20 bytes, a
- * record at least 21), so it fits the same path.
+ * An ACK is never larger than the PUT it answers (the headers are the same
+ * size, an entry is 20 bytes, a record at least 21), so it fits the same
+ * path.
  *
  * ## RESOLVE / RESOLVED (stream name -> id)
  *
@@ -118,16 +127,16 @@
 #include <stdint.h>
 #include <string.h>
 
-#define SL_WIRE_MAGIC 0x50574c53u /* "SLWP" little-endian */
-#define SL_WIRE_VERSION 1
-#define SL_WIRE_DEFAULT_PORT 7447
-#define SL_WIRE_HDR_BYTES 40
-#define SL_WIRE_REC_HDR_BYTES 20
+#define SL_WIRE_MAGIC           0x50574c53u /* "SLWP" little-endian */
+#define SL_WIRE_VERSION         1
+#define SL_WIRE_DEFAULT_PORT    7447
+#define SL_WIRE_HDR_BYTES       48
+#define SL_WIRE_REC_HDR_BYTES   20
 #define SL_WIRE_ACK_ENTRY_BYTES 20
-#define SL_WIRE_MAX_RECORDS 500 /* per PUT, as Kinesis PutRecords */
-#define SL_WIRE_MAX_KEY 256
-#define SL_WIRE_MAX_NAME 128
-#define SL_WIRE_MAX_FRAME 65507 /* largest IPv4 UDP payload */
+#define SL_WIRE_MAX_RECORDS     500 /* per PUT, as Kinesis PutRecords */
+#define SL_WIRE_MAX_KEY         256
+#define SL_WIRE_MAX_NAME        128
+#define SL_WIRE_MAX_FRAME       65507 /* largest IPv4 UDP payload */
 
 enum sl_wire_type {
 	SL_WIRE_PUT = 1,
@@ -142,7 +151,7 @@ enum sl_wire_ack_mode {
 	SL_WIRE_ACK_WRITTEN = 2,  /* the write completed: survives a process crash */
 	SL_WIRE_ACK_DURABLE = 3,  /* fdatasync completed: survives a machine crash */
 };
-#define SL_WIRE_FLAG_ACK_MASK 0x3u
+#define SL_WIRE_FLAG_ACK_MASK     0x3u
 #define SL_WIRE_REC_EXPLICIT_HASH 0x1u
 
 /* Per-record status in an ACK entry. X(name, value, text) */
@@ -160,7 +169,7 @@ enum sl_wire_status {
 #define SL_X_ENUM(n, v, t) SL_WIRE_##n = v,
 	SL_WIRE_STATUSES(SL_X_ENUM)
 #undef SL_X_ENUM
-	SL_WIRE_STATUS_COUNT
+	        SL_WIRE_STATUS_COUNT
 };
 
 /* Why the engine dropped a frame. X(name, text) */
@@ -172,16 +181,17 @@ enum sl_wire_status {
 	X(CRC, "CRC32C mismatch")                                                                  \
 	X(TYPE, "unknown or unexpected frame type")                                                \
 	X(FLAGS, "reserved bits set")                                                              \
-	X(NRECORDS, "record count zero or over the limit")                                            \
+	X(NRECORDS, "record count zero or over the limit")                                         \
 	X(RECORD, "record runs past the frame end or has a bad header")                            \
 	X(TRAILING, "bytes after the last record")                                                 \
+	X(FLOOR, "floor above the batch sequence, or set outside a PUT")                           \
 	X(NAME, "stream name empty or too long")
 
 enum sl_wire_drop {
 #define SL_X_ENUM(n, t) SL_WIRE_DROP_##n,
 	SL_WIRE_DROPS(SL_X_ENUM)
 #undef SL_X_ENUM
-	SL_WIRE_DROP_COUNT
+	        SL_WIRE_DROP_COUNT
 };
 
 /* Field offsets, for encoders and decoders that do not overlay structs. */
@@ -197,6 +207,7 @@ enum {
 	SL_WIRE_OFF_STREAM = 32,
 	SL_WIRE_OFF_COUNT = 36,
 	SL_WIRE_OFF_RSVD = 38,
+	SL_WIRE_OFF_FLOOR = 40,
 };
 
 /* The header as a struct; matches the bytes on a little-endian host. */
@@ -212,8 +223,10 @@ struct sl_wire_hdr {
 	uint32_t stream;
 	uint16_t count;
 	uint16_t rsvd;
+	uint64_t floor;
 };
 static_assert(sizeof(struct sl_wire_hdr) == SL_WIRE_HDR_BYTES, "wire header size");
+static_assert(offsetof(struct sl_wire_hdr, floor) == SL_WIRE_OFF_FLOOR, "floor");
 static_assert(offsetof(struct sl_wire_hdr, producer_id) == SL_WIRE_OFF_PRODUCER, "producer_id");
 static_assert(offsetof(struct sl_wire_hdr, batch_seq) == SL_WIRE_OFF_BATCH_SEQ, "batch_seq");
 static_assert(offsetof(struct sl_wire_hdr, stream) == SL_WIRE_OFF_STREAM, "stream");

@@ -185,13 +185,16 @@ Test(wire, put_add_rejects_bad_sizes_and_overflow)
 	        -EINVAL);
 	cr_expect_eq(len, SL_WIRE_HDR_BYTES, "nothing appended");
 
-	/* 40 + 20 + 1 + 39 == 100 fits exactly; one more byte does not. */
+	/* header + 20 + 1 + rest == 100 fits exactly; one more byte does not. */
 	len = sl_wire_begin(small, SL_WIRE_PUT, 0, 1, 1, 1);
 	before = len;
-	cr_expect_eq(sl_wire_put_add(small, sizeof(small), &len, key, 1, hash, false, data, 40),
+	cr_expect_eq(sl_wire_put_add(small, sizeof(small), &len, key, 1, hash, false, data,
+	                             100 - SL_WIRE_HDR_BYTES - 20),
 	             -EMSGSIZE);
 	cr_expect_eq(len, before, "nothing appended");
-	cr_expect_eq(sl_wire_put_add(small, sizeof(small), &len, key, 1, hash, false, data, 39), 0);
+	cr_expect_eq(sl_wire_put_add(small, sizeof(small), &len, key, 1, hash, false, data,
+	                             100 - SL_WIRE_HDR_BYTES - 21),
+	             0);
 	cr_expect_eq(len, sizeof(small));
 	cr_expect_eq(sl_wire_put_add(small, sizeof(small), &len, key, 1, hash, false, data, 0),
 	             -EMSGSIZE);
@@ -638,4 +641,26 @@ Test(wire, names_drops_and_statuses)
 	cr_expect_str_eq(sl_wire_status_name(SL_WIRE_PENDING), "PENDING");
 	cr_expect_str_eq(sl_wire_status_text(SL_WIRE_OK), "ok");
 	cr_expect_str_eq(sl_wire_status_text(SL_WIRE_STATUS_COUNT), "unknown status");
+}
+
+Test(wire, floor_is_checked)
+{
+	uint8_t buf[256], key = 'k', hash[16] = {0}, data = 1;
+	struct sl_wire_hdr h;
+	uint32_t len = sl_wire_begin(buf, SL_WIRE_PUT, 0, 1, 10, 1);
+
+	cr_assert_eq(sl_wire_put_add(buf, sizeof(buf), &len, &key, 1, hash, false, &data, 1), 0);
+	sl_wire_set_floor(buf, 10);
+	sl_wire_finish(buf, len, 1);
+	cr_assert_eq(sl_wire_check(buf, len, &h), 0);
+	cr_assert_eq(h.floor, 10);
+	sl_wire_set_floor(buf, 11); /* above its own batch_seq */
+	sl_wire_reseal(buf, len);
+	cr_assert_eq(sl_wire_drop_of(sl_wire_check(buf, len, &h)), SL_WIRE_DROP_FLOOR);
+
+	len = sl_wire_begin(buf, SL_WIRE_RESOLVE, 0, 1, 0, 0);
+	memcpy(buf + len, "s", 1);
+	sl_wire_set_floor(buf, 1); /* only a PUT has one */
+	len = sl_wire_finish(buf, len + 1, 0);
+	cr_assert_eq(sl_wire_drop_of(sl_wire_check(buf, len, &h)), SL_WIRE_DROP_FLOOR);
 }

@@ -9,6 +9,7 @@
  * the end of a chain is exercised.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,7 @@ static struct sl_dedup *make(uint32_t cap)
 {
 	struct sl_dedup *d = NULL;
 
-	cr_assert_eq(sl_dedup_create(cap, &d), 0);
+	cr_assert_eq(sl_dedup_create(cap, 64, 1000000000, &d), 0);
 	cr_assert_not_null(d);
 	return d;
 }
@@ -31,7 +32,7 @@ static uint32_t observed_cap(struct sl_dedup *d)
 	uint32_t n = 0;
 
 	while (sl_dedup_evictions(d) == 0) {
-		sl_dedup_insert(d, 1, n, 0, 0);
+		sl_dedup_insert(d, 1, n, 0, 0, 0);
 		n++;
 		cr_assert_lt(n, 1u << 20);
 	}
@@ -61,7 +62,7 @@ Test(dedup, find_after_insert_returns_the_entry)
 	struct sl_dedup_entry *e;
 
 	cr_expect_null(sl_dedup_find(d, 7, 9, 1, 2));
-	e = sl_dedup_insert(d, 7, 9, 1, 2);
+	e = sl_dedup_insert(d, 7, 9, 1, 2, 0);
 	cr_assert_not_null(e);
 	cr_expect_eq(e->producer_id, 7);
 	cr_expect_eq(e->batch_seq, 9);
@@ -107,7 +108,7 @@ Test(dedup, every_key_field_matters)
 		struct sl_dedup *one = make(16);
 
 		sl_dedup_insert(one, keys[i][0], keys[i][1], (uint32_t)keys[i][2],
-		                (uint32_t)keys[i][3]);
+		                (uint32_t)keys[i][3], 0);
 		for (size_t j = 0; j < n; j++) {
 			struct sl_dedup_entry *f =
 			        sl_dedup_find(one, keys[j][0], keys[j][1], (uint32_t)keys[j][2],
@@ -120,7 +121,7 @@ Test(dedup, every_key_field_matters)
 	/* All together: each finds its own entry. */
 	for (size_t i = 0; i < n; i++)
 		e[i] = sl_dedup_insert(d, keys[i][0], keys[i][1], (uint32_t)keys[i][2],
-		                       (uint32_t)keys[i][3]);
+		                       (uint32_t)keys[i][3], 0);
 	for (size_t i = 0; i < n; i++)
 		cr_expect_eq(sl_dedup_find(d, keys[i][0], keys[i][1], (uint32_t)keys[i][2],
 		                           (uint32_t)keys[i][3]),
@@ -134,14 +135,14 @@ Test(dedup, eviction_is_fifo_and_counted)
 	struct sl_dedup *d = make(cap);
 
 	for (uint32_t i = 0; i < real; i++)
-		cr_assert_not_null(sl_dedup_insert(d, 42, i, 1, i % 3));
+		cr_assert_not_null(sl_dedup_insert(d, 42, i, 1, i % 3, 0));
 	cr_assert_eq(sl_dedup_evictions(d), 0);
 	for (uint32_t i = 0; i < real; i++)
 		cr_assert_not_null(sl_dedup_find(d, 42, i, 1, i % 3), "batch %u", i);
 
 	/* Each further insert evicts exactly the oldest one left. */
 	for (uint32_t i = real; i < 3 * real + 7; i++) {
-		sl_dedup_insert(d, 42, i, 1, i % 3);
+		sl_dedup_insert(d, 42, i, 1, i % 3, 0);
 		cr_assert_eq(sl_dedup_evictions(d), i - real + 1);
 		cr_assert_null(sl_dedup_find(d, 42, i - real, 1, (i - real) % 3), "batch %u",
 		               i - real);
@@ -157,15 +158,15 @@ Test(dedup, eviction_is_fifo_and_counted)
 Test(dedup, reinserting_a_slot_clears_the_old_values)
 {
 	struct sl_dedup *d = make(16);
-	struct sl_dedup_entry *e = sl_dedup_insert(d, 1, 1, 1, 1), *f;
+	struct sl_dedup_entry *e = sl_dedup_insert(d, 1, 1, 1, 1, 0), *f;
 
 	e->first_seq = 99;
 	e->count = 3;
 	e->level = 2;
 	e->failed = 1;
 	for (uint32_t i = 0; i < 15; i++)
-		sl_dedup_insert(d, 2, i, 1, 1);
-	f = sl_dedup_insert(d, 3, 3, 3, 3); /* takes e's slot */
+		sl_dedup_insert(d, 2, i, 1, 1, 0);
+	f = sl_dedup_insert(d, 3, 3, 3, 3, 0); /* takes e's slot */
 	cr_assert_eq(f, e);
 	cr_expect_eq(f->first_seq, 0);
 	cr_expect_eq(f->count, 0);
@@ -179,7 +180,7 @@ Test(dedup, reinserting_a_slot_clears_the_old_values)
 Test(dedup, stale_generation_is_refused_after_reuse)
 {
 	struct sl_dedup *d = make(16);
-	struct sl_dedup_entry *e = sl_dedup_insert(d, 5, 6, 7, 8), *f;
+	struct sl_dedup_entry *e = sl_dedup_insert(d, 5, 6, 7, 8, 0), *f;
 	uint32_t idx = sl_dedup_index(d, e), gen = e->gen, gen2;
 
 	cr_assert_lt(idx, 16);
@@ -189,9 +190,9 @@ Test(dedup, stale_generation_is_refused_after_reuse)
 
 	/* Sixteen more inserts reuse e's slot. */
 	for (uint32_t i = 0; i < 15; i++)
-		sl_dedup_insert(d, 9, i, 7, 8);
+		sl_dedup_insert(d, 9, i, 7, 8, 0);
 	cr_expect_eq(sl_dedup_get(d, idx, gen), e, "not reused yet");
-	f = sl_dedup_insert(d, 9, 100, 7, 8);
+	f = sl_dedup_insert(d, 9, 100, 7, 8, 0);
 	cr_assert_eq(sl_dedup_index(d, f), idx);
 	cr_expect_null(sl_dedup_get(d, idx, gen));
 	cr_expect_neq(f->gen, gen);
@@ -200,7 +201,7 @@ Test(dedup, stale_generation_is_refused_after_reuse)
 
 	/* And again: each reuse is a new generation. */
 	for (uint32_t i = 0; i < 16; i++)
-		sl_dedup_insert(d, 9, 200 + i, 7, 8);
+		sl_dedup_insert(d, 9, 200 + i, 7, 8, 0);
 	cr_expect_null(sl_dedup_get(d, idx, gen));
 	cr_expect_null(sl_dedup_get(d, idx, gen2));
 	cr_expect_not_null(sl_dedup_get(d, idx, f->gen)); /* the slot's newest */
@@ -216,7 +217,7 @@ Test(dedup, get_refuses_unused_slots_and_bad_indexes)
 		cr_expect_null(sl_dedup_get(d, i, 0));
 		cr_expect_null(sl_dedup_get(d, i, 1));
 	}
-	sl_dedup_insert(d, 1, 1, 1, 1);
+	sl_dedup_insert(d, 1, 1, 1, 1, 0);
 	cr_expect_null(sl_dedup_get(d, 16, 1));
 	cr_expect_null(sl_dedup_get(d, 1u << 20, 1));
 	cr_expect_null(sl_dedup_get(d, UINT32_MAX, 1));
@@ -226,21 +227,21 @@ Test(dedup, get_refuses_unused_slots_and_bad_indexes)
 Test(dedup, same_key_twice_finds_the_newest_until_it_is_evicted)
 {
 	struct sl_dedup *d = make(16);
-	struct sl_dedup_entry *a = sl_dedup_insert(d, 1, 1, 1, 1), *b;
+	struct sl_dedup_entry *a = sl_dedup_insert(d, 1, 1, 1, 1, 0), *b;
 
 	a->first_seq = 1;
 	for (uint32_t i = 0; i < 7; i++)
-		sl_dedup_insert(d, 2, i, 1, 1);
-	b = sl_dedup_insert(d, 1, 1, 1, 1);
+		sl_dedup_insert(d, 2, i, 1, 1, 0);
+	b = sl_dedup_insert(d, 1, 1, 1, 1, 0);
 	b->first_seq = 2;
 	cr_expect_eq(sl_dedup_find(d, 1, 1, 1, 1), b);
 	/* Evicting the older copy leaves the newer one findable. */
 	for (uint32_t i = 0; i < 8; i++)
-		sl_dedup_insert(d, 3, i, 1, 1);
+		sl_dedup_insert(d, 3, i, 1, 1, 0);
 	cr_assert_eq(sl_dedup_evictions(d), 1);
 	cr_expect_eq(sl_dedup_find(d, 1, 1, 1, 1), b);
 	for (uint32_t i = 0; i < 8; i++)
-		sl_dedup_insert(d, 4, i, 1, 1);
+		sl_dedup_insert(d, 4, i, 1, 1, 0);
 	cr_expect_null(sl_dedup_find(d, 1, 1, 1, 1));
 	sl_dedup_free(d);
 }
@@ -304,7 +305,7 @@ static void run_model(uint32_t ask, uint32_t nkeys, uint32_t ops, uint64_t seed)
 		case 0:
 		case 1:
 		case 2: /* insert */
-			e = sl_dedup_insert(d, p, b, st, sh);
+			e = sl_dedup_insert(d, p, b, st, sh, 0);
 			cr_assert_not_null(e);
 			e->first_seq = ++ninserts;
 			last[u] = ninserts;
@@ -379,4 +380,71 @@ Test(dedup, model_1000_entries)
 {
 	/* Rounded to 1024. */
 	run_model(1000, 2500, 150000, 0x0123456789abcdefull);
+}
+
+/* Entries a producer may still retry are never forgotten: the insert is
+ * refused (the shard answers THROTTLED) until the producer's floor passes
+ * them or it goes quiet. */
+Test(dedup, keeps_live_batches_until_the_floor_passes_them)
+{
+	struct sl_dedup *d;
+	int64_t idle = 1000000000;
+
+	cr_assert_eq(sl_dedup_create(16, 64, idle, &d), 0);
+	cr_assert_eq(sl_dedup_producer_seen(d, 7, 1, 0), 0);
+	for (uint64_t b = 1; b <= 16; b++)
+		cr_assert_not_null(sl_dedup_insert(d, 7, b, 1, 0, 0));
+	/* Full of batches producer 7 may still resend. */
+	cr_assert_null(sl_dedup_insert(d, 7, 17, 1, 0, 0));
+	cr_assert_eq(sl_dedup_refusals(d), 1);
+	cr_assert_not_null(sl_dedup_find(d, 7, 1, 1, 0));
+	/* The floor moves past batches 1 and 2: exactly two inserts fit. */
+	cr_assert_eq(sl_dedup_producer_seen(d, 7, 3, 10), 0);
+	cr_assert_not_null(sl_dedup_insert(d, 7, 17, 1, 0, 10));
+	cr_assert_not_null(sl_dedup_insert(d, 7, 18, 1, 0, 10));
+	cr_assert_null(sl_dedup_insert(d, 7, 19, 1, 0, 10));
+	cr_assert_null(sl_dedup_find(d, 7, 1, 1, 0));
+	cr_assert_not_null(sl_dedup_find(d, 7, 3, 1, 0));
+	/* A floor never moves back. */
+	cr_assert_eq(sl_dedup_producer_seen(d, 7, 1, 20), 0);
+	cr_assert_null(sl_dedup_insert(d, 7, 19, 1, 0, 20));
+	/* Silent for longer than idle: everything of it may go. */
+	cr_assert_not_null(sl_dedup_insert(d, 7, 19, 1, 0, 20 + idle + 1));
+	cr_assert_eq(sl_dedup_evictions(d), 3);
+	sl_dedup_free(d);
+}
+
+Test(dedup, cancel_gives_the_slot_back)
+{
+	struct sl_dedup *d;
+	struct sl_dedup_entry *e;
+
+	cr_assert_eq(sl_dedup_create(16, 64, 1000000000, &d), 0);
+	cr_assert_eq(sl_dedup_producer_seen(d, 5, 1, 0), 0);
+	for (uint64_t b = 1; b <= 15; b++)
+		cr_assert_not_null(sl_dedup_insert(d, 5, b, 1, 0, 0));
+	e = sl_dedup_insert(d, 5, 16, 1, 0, 0);
+	cr_assert_not_null(e);
+	sl_dedup_cancel(d, e);
+	cr_assert_null(sl_dedup_find(d, 5, 16, 1, 0));
+	/* The slot is free again: one more fits, then the table is full. */
+	cr_assert_not_null(sl_dedup_insert(d, 5, 17, 1, 0, 0));
+	cr_assert_null(sl_dedup_insert(d, 5, 18, 1, 0, 0));
+	sl_dedup_free(d);
+}
+
+Test(dedup, producer_table_full_of_live_producers_refuses)
+{
+	struct sl_dedup *d;
+	int64_t idle = 1000;
+	unsigned ok = 0;
+
+	cr_assert_eq(sl_dedup_create(16, 16, idle, &d), 0);
+	for (uint64_t p = 1; p <= 64; p++)
+		ok += sl_dedup_producer_seen(d, p, 1, 0) == 0;
+	cr_assert_eq(ok, 16, "16 producers fit");
+	cr_assert_eq(sl_dedup_producer_seen(d, 1000, 1, 0), -ENOSPC);
+	/* Once they are idle, a new producer takes a place. */
+	cr_assert_eq(sl_dedup_producer_seen(d, 1000, 1, idle + 1), 0);
+	sl_dedup_free(d);
 }
