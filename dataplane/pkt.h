@@ -26,8 +26,8 @@ struct sl_pkt_self {
 	uint8_t mac[6];
 	bool has_ip4;
 	bool has_ip6;
-	uint8_t ip4[4];  /* network order */
-	uint8_t ip6[16]; /* network order */
+	uint8_t ip4[4];    /* network order */
+	uint8_t ip6[16];   /* network order */
 	uint16_t udp_port; /* host order */
 };
 
@@ -59,7 +59,7 @@ enum sl_pkt_drop {
 #define SL_X_ENUM(n, t) SL_PKT_DROP_##n,
 	SL_PKT_DROPS(SL_X_ENUM)
 #undef SL_X_ENUM
-	SL_PKT_DROP_COUNT
+	        SL_PKT_DROP_COUNT
 };
 
 const char *sl_pkt_drop_name(enum sl_pkt_drop d);
