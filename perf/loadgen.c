@@ -405,9 +405,10 @@ static int link_wait(double timeout_s)
 		usleep(20000);
 	}
 	fprintf(stderr,
-	        "loadgen: SKIP: the port's link did not come up in %.0f s (%s): is the engine "
+	        "loadgen: SKIP: the port's link did not come up in %.0f s (%s %d): is the engine "
 	        "running as the memif server on %s?\n",
-	        timeout_s, started ? "started" : rte_strerror(-rc), o.socket);
+	        timeout_s, started ? "port started, link down" : "port start failed:", rc,
+	        o.socket);
 	return -ETIMEDOUT;
 }
 
