@@ -139,6 +139,8 @@ cleanup() {
 		stop_pid "$p" 5
 	done
 	rm -rf "$tmp"
+	# EAL's runtime directory of the engines (empty with --no-shconf)
+	rmdir "/var/run/dpdk/eng-$$" "${XDG_RUNTIME_DIR:-/tmp}/dpdk/eng-$$" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -1375,6 +1375,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	int first = 1, rc, ret = 1;
 	uint64_t tabn = 1024;
+	char rundir[PATH_MAX];
 
 	/* Options first, so --help and bad options need no EAL. */
 	for (int i = 1; i < argc; i++)
@@ -1468,7 +1469,12 @@ out:
 		rte_eth_dev_stop(g.port);
 		rte_eth_dev_close(g.port);
 	}
+	/* EAL leaves its runtime directory behind even with --no-shconf (one
+	 * per run: the prefix has our pid); it is empty then, and goes. */
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	if (rundir[0])
+		rmdir(rundir);
 	free(g.tab);
 	free(g.keys);
 	free(g.data);
