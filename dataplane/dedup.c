@@ -173,18 +173,37 @@ static void unlink_entry(struct sl_dedup *d, uint32_t idx)
 		*link = e->next;
 }
 
+/*
+ * Finds the slot for the next insert: the oldest in ring order that is
+ * unused or safe to forget, looking at most PROBE_SLOTS ahead. Unsafe
+ * entries it passes stay where they are and are looked at again one lap
+ * later, so a producer that stopped with batches in flight holds only its
+ * own entries (until dedup_idle_ms), not the whole ring.
+ */
+#define PROBE_SLOTS 256
+
 struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
                                        uint32_t stream, uint32_t shard_id, int64_t now_ns)
 {
+	uint32_t probes = PROBE_SLOTS < d->mask + 1 ? PROBE_SLOTS : d->mask + 1;
 	uint32_t idx = d->next;
-	struct sl_dedup_entry *e = &d->e[idx];
+	struct sl_dedup_entry *e = NULL;
 	uint32_t b, gen;
 
-	if (e->used && !entry_safe(d, e, now_ns)) {
+	for (uint32_t i = 0; i < probes; i++, idx = (idx + 1) & d->mask) {
+		if (!d->e[idx].used || entry_safe(d, &d->e[idx], now_ns)) {
+			e = &d->e[idx];
+			break;
+		}
+	}
+	if (!e) {
+		/* Every slot looked at is live: refuse, and start the next
+		 * look past them. */
+		d->next = idx;
 		d->refusals++;
 		return NULL;
 	}
-	d->next = (d->next + 1) & d->mask;
+	d->next = (idx + 1) & d->mask;
 	if (e->used) {
 		unlink_entry(d, idx);
 		d->evictions++;

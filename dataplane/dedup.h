@@ -55,9 +55,10 @@ int sl_dedup_producer_seen(struct sl_dedup *d, uint64_t producer_id, uint64_t fl
 struct sl_dedup_entry *sl_dedup_find(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
                                      uint32_t stream, uint32_t shard_id);
 
-/* Takes the oldest slot for a new entry with the key filled in and the rest
- * zero, or returns NULL when the entry in that slot may still be retried
- * (see above). */
+/* Takes the oldest slot that is free or safe to forget (looking a bounded
+ * way ahead in insertion order) for a new entry with the key filled in and
+ * the rest zero, or returns NULL when every slot looked at may still be
+ * retried (see above). */
 struct sl_dedup_entry *sl_dedup_insert(struct sl_dedup *d, uint64_t producer_id, uint64_t batch_seq,
                                        uint32_t stream, uint32_t shard_id, int64_t now_ns);
 

@@ -448,3 +448,33 @@ Test(dedup, producer_table_full_of_live_producers_refuses)
 	cr_assert_eq(sl_dedup_producer_seen(d, 1000, 1, idle + 1), 0);
 	sl_dedup_free(d);
 }
+
+Test(dedup, a_stopped_producer_holds_only_its_own_entries)
+{
+	/* Producer 1 stops with 8 batches in flight (the oldest entries);
+	 * producer 2 keeps going with a floor right behind it: it must never
+	 * be refused, and producer 1's entries must survive until it is idle. */
+	struct sl_dedup *d;
+	int64_t idle = 1000000;
+
+	cr_assert_eq(sl_dedup_create(64, 64, idle, &d), 0);
+	cr_assert_eq(sl_dedup_producer_seen(d, 1, 1, 0), 0);
+	for (uint64_t b = 1; b <= 8; b++)
+		cr_assert_not_null(sl_dedup_insert(d, 1, b, 1, 0, 0));
+	for (uint64_t b = 1; b <= 1000; b++) {
+		cr_assert_eq(sl_dedup_producer_seen(d, 2, b > 4 ? b - 4 : 1, 10), 0);
+		cr_assert_not_null(sl_dedup_insert(d, 2, b, 1, 0, 10), "batch %lu",
+		                   (unsigned long)b);
+	}
+	for (uint64_t b = 1; b <= 8; b++)
+		cr_assert_not_null(sl_dedup_find(d, 1, b, 1, 0), "producer 1's batch %lu",
+		                   (unsigned long)b);
+	cr_assert_eq(sl_dedup_refusals(d), 0);
+	/* Once producer 1 has been silent long enough its slots are reused. */
+	for (uint64_t b = 1001; b <= 1100; b++) {
+		cr_assert_eq(sl_dedup_producer_seen(d, 2, b - 4, idle + 100), 0);
+		cr_assert_not_null(sl_dedup_insert(d, 2, b, 1, 0, idle + 100));
+	}
+	cr_assert_null(sl_dedup_find(d, 1, 1, 1, 0));
+	sl_dedup_free(d);
+}
