@@ -103,7 +103,9 @@ struct lcore {
 	int shard_idx;
 	uint16_t rxq;
 	uint16_t txq;
-	uint16_t ntx;
+	uint32_t ntx;      /* answers waiting in txb */
+	uint32_t txb_head; /* oldest waiting answer */
+	uint32_t txb_mask;
 	uint32_t pending;
 	uint32_t idle;
 	uint64_t rng;      /* fault shim state (xorshift64*) */
@@ -118,7 +120,7 @@ struct lcore {
 	uint32_t nslots;
 	struct sl_dedup *dedup;
 	int err;
-	struct rte_mbuf *tx[TX_MAX];
+	struct rte_mbuf **txb; /* tx_backlog answers, a ring */
 	struct sl_engine_stats st;
 } __rte_cache_aligned;
 
@@ -174,6 +176,8 @@ static int config_validate(const struct sl_engine_config *c)
 #undef SL_X_CHECK
 	if (c->ring_size & (c->ring_size - 1))
 		return sl_err_set(-EINVAL, "ring_size=%u is not a power of two", c->ring_size);
+	if (c->tx_backlog & (c->tx_backlog - 1))
+		return sl_err_set(-EINVAL, "tx_backlog=%u is not a power of two", c->tx_backlog);
 	if (c->nrx == 0 || c->nshard == 0 || c->nrx > SL_ENGINE_MAX_LCORES ||
 	    c->nshard > SL_ENGINE_MAX_LCORES)
 		return sl_err_set(-EINVAL, "need 1..%d rx and shard lcores", SL_ENGINE_MAX_LCORES);
@@ -222,17 +226,25 @@ static void publish_routes(struct sl_engine *e, struct sl_routes *next, bool run
 
 /* ---- transmit ---- */
 
+/*
+ * Answers wait in a per-lcore backlog (a ring of tx_backlog mbufs) until
+ * the port takes them: a peer whose receive ring is full for a moment (a
+ * group commit releases thousands of acks at once) delays answers instead
+ * of losing them. Only a full backlog drops, counted in tx_dropped.
+ */
 static void tx_flush(struct lcore *l)
 {
-	uint16_t sent = 0;
+	while (l->ntx) {
+		uint32_t n = SL_MIN(l->ntx, l->txb_mask + 1 - l->txb_head);
+		uint16_t sent;
 
-	for (int tries = 0; tries < 4 && sent < l->ntx; tries++)
-		sent += rte_eth_tx_burst(l->e->c.port_id, l->txq, l->tx + sent, l->ntx - sent);
-	if (sent < l->ntx) {
-		CNT(l, tx_dropped, l->ntx - sent);
-		rte_pktmbuf_free_bulk(l->tx + sent, l->ntx - sent);
+		n = SL_MIN(n, TX_MAX);
+		sent = rte_eth_tx_burst(l->e->c.port_id, l->txq, &l->txb[l->txb_head], (uint16_t)n);
+		l->txb_head = (l->txb_head + sent) & l->txb_mask;
+		l->ntx -= sent;
+		if (sent < n)
+			break; /* the port is full: the rest goes next iteration */
 	}
-	l->ntx = 0;
 }
 
 static uint32_t fault_roll(struct lcore *l)
@@ -250,9 +262,14 @@ static void tx_push(struct lcore *l, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (l->ntx == TX_MAX)
+	if (l->ntx > l->txb_mask) {
+		CNT(l, tx_dropped, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	l->txb[(l->txb_head + l->ntx) & l->txb_mask] = m;
+	if (++l->ntx >= TX_MAX)
 		tx_flush(l);
-	l->tx[l->ntx++] = m;
 }
 
 /* ---- ack frames ---- */
@@ -964,6 +981,12 @@ static int lcore_main(void *arg)
 			rte_rcu_qsbr_quiescent(e->qs, l->idx);
 		}
 	}
+	/* Answers still waiting for the port get up to 100 ms more. */
+	for (int tries = 0; l->ntx && tries < 1000; tries++) {
+		tx_flush(l);
+		if (l->ntx)
+			usleep(100);
+	}
 	rte_rcu_qsbr_thread_offline(e->qs, l->idx);
 	rte_rcu_qsbr_thread_unregister(e->qs, l->idx);
 	return 0;
@@ -992,6 +1015,28 @@ static struct lcore *lcore_get(struct sl_engine *e, unsigned lcore_id)
 	l->rng = e->c.fault_seed ^ (0x9e3779b97f4a7c15ull * (e->nlcores + 1));
 	e->lc[e->nlcores++] = l;
 	return l;
+}
+
+/* CPUs for helper threads: every online CPU that no engine lcore polls on,
+ * or all of them when the lcores take every CPU. */
+static void helper_cpus(const struct sl_engine *e, cpu_set_t *ret)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t all;
+
+	CPU_ZERO(&all);
+	for (long cpu = 0; cpu < n && cpu < CPU_SETSIZE; cpu++)
+		CPU_SET((int)cpu, &all);
+	*ret = all;
+	for (unsigned i = 0; i < e->nlcores; i++) {
+		rte_cpuset_t busy = rte_lcore_cpuset(e->lc[i]->lcore_id);
+
+		for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+			if (CPU_ISSET(cpu, &busy))
+				CPU_CLR(cpu, ret);
+	}
+	if (CPU_COUNT(ret) == 0)
+		*ret = all;
 }
 
 static int port_setup(struct sl_engine *e)
@@ -1208,7 +1253,8 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	/* Every mbuf that can be held at once: rx and tx descriptors, rings,
 	 * held acks, per-lcore caches and bursts. */
 	nmbufs = c->nrx * c->nb_rxd + e->nlcores * c->nb_txd + c->nrx * c->nshard * c->ring_size +
-	         c->nshard * c->max_pending_acks + e->nlcores * (256 + 2 * 512 + TX_MAX) + 1024;
+	         c->nshard * c->max_pending_acks + e->nlcores * (256 + 2 * 512 + c->tx_backlog) +
+	         1024;
 	e->pool = rte_pktmbuf_pool_create("sl_mbufs", nmbufs, 256, sl_engine_mbuf_priv_size(),
 	                                  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!e->pool) {
@@ -1237,7 +1283,9 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		l->in = calloc(c->nrx, sizeof(*l->in));
 		l->outq = calloc((size_t)c->nshard * RX_BURST_ROOM(c->rx_burst), sizeof(*l->outq));
 		l->nout = calloc(c->nshard, sizeof(*l->nout));
-		if (!l->out || !l->in || !l->outq || !l->nout) {
+		l->txb = calloc(c->tx_backlog, sizeof(*l->txb));
+		l->txb_mask = c->tx_backlog - 1;
+		if (!l->out || !l->in || !l->outq || !l->nout || !l->txb) {
 			rc = -ENOMEM;
 			goto fail;
 		}
@@ -1256,9 +1304,15 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	}
 
 	for (unsigned j = 0; j < c->nshard; j++) {
+		cpu_set_t helpers;
+
 		rc = sl_store_create(&c->store, &e->shard_lc[j]->store);
 		if (rc < 0)
 			goto fail;
+		/* The store's janitor threads and io_uring workers would
+		 * otherwise share the busy-polling lcore's core. */
+		helper_cpus(e, &helpers);
+		(void)sl_store_set_helper_cpus(e->shard_lc[j]->store, &helpers);
 	}
 	rc = routes_build(e, true, 1, &rt);
 	if (rc < 0)
@@ -1407,6 +1461,9 @@ void sl_engine_free(struct sl_engine *e)
 			sl_store_free(l->store);
 		}
 		rte_pktmbuf_free_bulk(l->delayed, l->ndelayed);
+		for (uint32_t k = 0; l->txb && k < l->ntx; k++)
+			rte_pktmbuf_free(l->txb[(l->txb_head + k) & l->txb_mask]);
+		free(l->txb);
 		free(l->slots);
 		free(l->in);
 		free(l->out);

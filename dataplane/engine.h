@@ -29,6 +29,8 @@
 	X(ring_size, uint32_t, 1024, 64, 65536, "frames each rx->shard ring holds (power of two)") \
 	X(nb_rxd, uint32_t, 1024, 64, 16384, "rx descriptors per queue")                           \
 	X(nb_txd, uint32_t, 1024, 64, 16384, "tx descriptors per queue")                           \
+	X(tx_backlog, uint32_t, 4096, 64, 1u << 20,                                                \
+	  "answers an lcore holds while the port is full (power of two); beyond it dropped")       \
 	X(max_pending_acks, uint32_t, 4096, 16, 1u << 20,                                          \
 	  "acks a shard lcore holds until their level is reached; beyond it THROTTLED")            \
 	X(dedup_entries, uint32_t, 1u << 18, 16, 1u << 24,                                         \

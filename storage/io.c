@@ -40,6 +40,8 @@ struct sl_io {
 #ifdef SL_HAVE_LIBURING
 	struct io_uring ring;
 	bool ring_ready;
+	bool aff_pending; /* apply aff to the workers after the next submit */
+	cpu_set_t aff;
 #endif
 	/* sync backend: prepared ops, then completions */
 	struct sync_op *ops;
@@ -62,6 +64,19 @@ const char *sl_io_backend_name(enum sl_io_backend b)
 enum sl_io_backend sl_io_backend(const struct sl_io *io)
 {
 	return io->backend;
+}
+
+void sl_io_set_worker_cpus(struct sl_io *io, const cpu_set_t *set)
+{
+#ifdef SL_HAVE_LIBURING
+	if (io->backend == SL_IO_URING) {
+		io->aff = *set;
+		io->aff_pending = true;
+	}
+#else
+	(void)io;
+	(void)set;
+#endif
 }
 
 #ifdef SL_HAVE_LIBURING
@@ -327,6 +342,11 @@ int sl_io_submit(struct sl_io *io)
 		} while (r == -EINTR);
 		if (r < 0)
 			return r;
+		if (io->aff_pending && r > 0) {
+			/* The submitting thread now has its io-wq: best effort. */
+			(void)io_uring_register_iowq_aff(&io->ring, sizeof(io->aff), &io->aff);
+			io->aff_pending = false;
+		}
 		/* What the kernel did not take stays prepared for the next call. */
 		io->prepared -= SL_MIN((unsigned)r, io->prepared);
 		return r;

@@ -19,6 +19,7 @@
 #ifndef SL_STORAGE_IO_H
 #define SL_STORAGE_IO_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,15 @@ int sl_io_create(enum sl_io_backend want, unsigned depth, unsigned nr_file_slots
 void sl_io_free(struct sl_io *io);
 
 enum sl_io_backend sl_io_backend(const struct sl_io *io);
+
+/*
+ * Asks that io_uring's worker threads for this queue (writes it punts to
+ * them) run on the CPUs in set, not on the owner's (typically a busy-polling
+ * core). Applied from the owner thread right after its next submit, when
+ * the kernel has its worker pool; best effort. No effect on the pwrite
+ * backend, which has no workers.
+ */
+void sl_io_set_worker_cpus(struct sl_io *io, const cpu_set_t *set);
 const char *sl_io_backend_name(enum sl_io_backend b);
 
 /* Registers fd in slot; afterwards file->slot is slot, or -1 if the backend

@@ -112,3 +112,14 @@ void sl_janitor_push(struct sl_janitor *j, struct sl_job *job)
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
 }
+
+int sl_janitor_set_cpus(struct sl_janitor *j, const cpu_set_t *set)
+{
+	for (unsigned i = 0; i < j->nthreads; i++) {
+		int r = pthread_setaffinity_np(j->thread[i], sizeof(*set), set);
+
+		if (r != 0)
+			return -r;
+	}
+	return 0;
+}

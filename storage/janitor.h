@@ -16,6 +16,8 @@
 #ifndef SL_STORAGE_JANITOR_H
 #define SL_STORAGE_JANITOR_H
 
+#include <sched.h>
+
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -35,6 +37,9 @@ struct sl_job {
 int sl_janitor_start(struct sl_janitor **ret);
 /* Runs every job still queued, then stops the thread. NULL-safe. */
 void sl_janitor_stop(struct sl_janitor *j);
+
+/* Moves the janitor's threads to the CPUs in set (any thread). 0 or -errno. */
+int sl_janitor_set_cpus(struct sl_janitor *j, const cpu_set_t *set);
 void sl_janitor_push(struct sl_janitor *j, struct sl_job *job);
 
 #endif

@@ -167,6 +167,12 @@ enum sl_io_backend sl_store_backend(const struct sl_store *st)
 	return sl_io_backend(st->io);
 }
 
+int sl_store_set_helper_cpus(struct sl_store *st, const cpu_set_t *set)
+{
+	sl_io_set_worker_cpus(st->io, set);
+	return sl_janitor_set_cpus(st->janitor, set);
+}
+
 int sl_store_uring_error(const struct sl_store *st)
 {
 	return st->uring_err;

@@ -26,6 +26,7 @@
 #ifndef SL_STORAGE_LOG_H
 #define SL_STORAGE_LOG_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,13 @@ int sl_store_create(const struct sl_store_config *c, struct sl_store **ret);
 /* Closes every log still open (see sl_log_close()), then frees. NULL-safe. */
 void sl_store_free(struct sl_store *st);
 enum sl_io_backend sl_store_backend(const struct sl_store *st);
+
+/*
+ * Keeps the store's helper threads (janitor threads now, io_uring workers
+ * after the owner's next submit) on the CPUs in set, away from the owner's
+ * core when the owner busy-polls. Owner thread. 0 or -errno (janitor).
+ */
+int sl_store_set_helper_cpus(struct sl_store *st, const cpu_set_t *set);
 /* When AUTO fell back to the pwrite backend: why io_uring failed (-errno). */
 int sl_store_uring_error(const struct sl_store *st);
 
