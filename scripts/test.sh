@@ -52,13 +52,18 @@ else
 	status=1
 fi
 
-step "benchmark smoke runs (perf/perf_append --quick, perf/perf_rx --quick)"
+step "benchmark smoke runs (perf/perf_append, perf/perf_rx, perf/e2e.sh, each --quick)"
 smoke_ok=0
 smoke_fail=0
 smoke_skip=0
-for bench in perf_append perf_rx; do
-	[ -x build/perf/$bench ] || continue
-	build/perf/$bench --quick >build/perf-smoke-$bench.txt 2>&1
+for bench in perf_append perf_rx e2e.sh; do
+	if [ "$bench" = e2e.sh ]; then
+		[ -x build/perf/loadgen ] || continue
+		perf/e2e.sh --build build --quick >build/perf-smoke-$bench.txt 2>&1
+	else
+		[ -x build/perf/$bench ] || continue
+		build/perf/$bench --quick >build/perf-smoke-$bench.txt 2>&1
+	fi
 	rc=$?
 	if [ $rc -eq 77 ]; then
 		smoke_skip=$((smoke_skip + 1)) # the machine lacks what it needs: a skip with its reason
