@@ -3,12 +3,29 @@
  * The producer client (<sluice/client.h>): records go into frames, frames
  * into UDP datagrams, ACKs back into per-record callbacks.
  *
+ * Records are batched per shard, as the Kinesis Producer Library
+ * aggregates them: the engine splits a frame into one part per shard, and
+ * each part costs it a storage batch, a retry-memory entry and an ACK, so
+ * a frame of one shard's records is several times cheaper to ingest than
+ * one of mixed records (~550k records/s a core with random keys over 16
+ * shards in mixed frames, 900k+ with single-shard frames). The producer
+ * maps a hash key to a shard as the engine's even split does (route_of()),
+ * from the shard count RESOLVED reported; with 0 or 1 shards every record
+ * shares one open frame, as before.
+ *
  * A frame moves through open -> ready -> in flight -> free. Invariants:
- * - at most one frame is open; it always holds at least one record;
- * - nsealed (ready + in flight) <= max_inflight, so at most max_inflight + 1
- *   frames ever exist and `all` holds every one of them for the destructor;
- * - batch_seq is assigned when a frame opens and frames leave the ready
- *   queue in order, so batch_seq increases on the wire (retries aside);
+ * - at most one frame per shard is open, at most max_open of them in all;
+ *   an open frame always holds at least one record and is on the `oldest`
+ *   list, ordered by when it opened (so its linger deadlines are sorted);
+ * - nsealed (ready + in flight) <= max_inflight, so at most max_inflight +
+ *   max_open frames ever exist and `all` holds every one of them for the
+ *   destructor;
+ * - batch_seq is assigned when a frame opens; frames of one shard are
+ *   sealed in batch_seq order and the ready queue is FIFO, so each shard's
+ *   frames go out in batch_seq order (retries aside). Across shards they
+ *   need not: a frame opened earlier may seal later. The floor stays right
+ *   because it is the lowest batch_seq of any live frame, open ones
+ *   included (floor_of());
  * - an in-flight frame is in the batch_seq hash table and keeps its encoded
  *   bytes untouched until every record in it is final: a retry resends
  *   the very same datagram;
@@ -56,14 +73,17 @@ struct rec {
 };
 
 struct frame {
-	struct frame *next; /* ready queue or free list */
-	uint8_t *buf;       /* max_frame_bytes */
-	struct rec *rec;    /* rec_cap */
+	struct frame *next;  /* ready queue or free list */
+	struct frame *older; /* open: the `oldest` list, by open time */
+	struct frame *newer;
+	uint8_t *buf;    /* max_frame_bytes */
+	struct rec *rec; /* rec_cap */
 	uint64_t batch_seq;
 	int64_t opened;   /* when the first record was put (linger) */
 	int64_t deadline; /* in flight: resend or give up at this time */
 	int64_t backoff;  /* next THROTTLED wait */
 	uint32_t len;
+	uint32_t shard; /* open: its slot in p->open */
 	uint16_t nrec;
 	uint16_t nfinal;
 	uint16_t attempts; /* sends so far */
@@ -79,17 +99,23 @@ struct sl_producer {
 	uint64_t producer_id;
 	uint32_t stream_id;
 	uint32_t shard_count;
-	uint16_t rec_cap; /* records per frame: batch limit and what bytes allow */
+	uint32_t nroute;   /* open frame slots: shard_count, or 1 when max_open is 1 */
+	uint32_t max_open; /* open frames at most: max_open_frames, resolved */
+	uint16_t rec_cap;  /* records per frame: batch limit and what bytes allow */
 	uint64_t next_batch_seq;
 	int64_t linger_ns;
 	int64_t timeout_ns;
 	int64_t backoff_max_ns;
 
-	struct frame *open;
+	struct frame **open;  /* nroute slots: each shard's open frame or NULL */
+	struct frame *oldest; /* open frames, oldest first */
+	struct frame *newest;
+	uint32_t nopen;      /* open frames */
+	uint32_t nopen_full; /* open frames with rec_cap records (no room to seal) */
 	struct frame *ready_head;
 	struct frame *ready_tail;
 	struct frame *free_list;
-	struct frame **all; /* every frame allocated, max_inflight + 1 slots */
+	struct frame **all; /* every frame allocated, max_inflight + max_open slots */
 	uint32_t nall;
 	struct frame **table; /* in-flight frames by batch_seq, linear probing */
 	uint32_t table_mask;
@@ -100,7 +126,7 @@ struct sl_producer {
 	uint32_t outstanding;  /* records put and not final */
 	int64_t next_deadline; /* no in-flight deadline is earlier */
 	bool tx_blocked;       /* the socket said EAGAIN: wait for POLLOUT */
-	bool flushing;         /* seal the open frame whatever its linger */
+	bool flushing;         /* seal open frames whatever their linger */
 	unsigned in_cb;
 	int delivered; /* callbacks in this do_work */
 	struct sl_producer_stats st;
@@ -128,6 +154,7 @@ void sl_producer_config_default(struct sl_producer_config *c)
 	        .max_inflight = 256,
 	        .max_queued_records = 65536,
 	        .ack_mode = SL_WIRE_ACK_DURABLE,
+	        .max_open_frames = 0,
 	};
 }
 
@@ -172,6 +199,9 @@ static int check_config(const struct sl_producer_config *c)
 	CHECK_RANGE(max_queued_records, 1u, SL_PRODUCER_MAX_QUEUED);
 	if ((unsigned)c->ack_mode > SL_WIRE_ACK_DURABLE)
 		return sl_err_set(-EINVAL, "ack_mode=%u outside 0..3", (unsigned)c->ack_mode);
+	if (c->max_open_frames > SL_PRODUCER_MAX_OPEN)
+		return sl_err_set(-EINVAL, "max_open_frames=%u above %u", c->max_open_frames,
+		                  SL_PRODUCER_MAX_OPEN);
 	return 0;
 }
 
@@ -228,9 +258,10 @@ static struct frame *frame_get(struct sl_producer *p)
 		p->free_list = f->next;
 		return f;
 	}
-	/* nsealed <= max_inflight and one open frame: the pool never needs
-	 * more than max_inflight + 1. */
-	assert(p->nall <= p->cfg.max_inflight);
+	/* Called to open a frame while nopen < max_open, and nsealed <=
+	 * max_inflight: the pool never needs more than max_inflight +
+	 * max_open. */
+	assert(p->nall < p->cfg.max_inflight + p->max_open);
 	f = malloc(sizeof(*f) + recs + p->cfg.max_frame_bytes);
 	if (!f)
 		return NULL;
@@ -253,8 +284,10 @@ static void arm(struct sl_producer *p, int64_t deadline)
 		p->next_deadline = deadline;
 }
 
-/* The PUT floor: the lowest batch_seq this producer may still send. Frames
- * are at most max_inflight + 1, so a scan per sealed frame is cheap next to
+/* The PUT floor: the lowest batch_seq this producer may still send. A
+ * frame is live from open to final, so open frames (which may seal after
+ * frames opened later) hold the floor down too. Frames are at most
+ * max_inflight + max_open, so a scan per sealed frame is cheap next to
  * encoding its records. */
 static uint64_t floor_of(const struct sl_producer *p)
 {
@@ -266,10 +299,27 @@ static uint64_t floor_of(const struct sl_producer *p)
 	return floor;
 }
 
-static void seal(struct sl_producer *p)
+/* Takes open frame f off the `oldest` list and its shard's slot. */
+static void unlink_open(struct sl_producer *p, struct frame *f)
 {
-	struct frame *f = p->open;
+	if (f->older)
+		f->older->newer = f->newer;
+	else
+		p->oldest = f->newer;
+	if (f->newer)
+		f->newer->older = f->older;
+	else
+		p->newest = f->older;
+	p->open[f->shard] = NULL;
+	p->nopen--;
+	if (f->nrec == p->rec_cap)
+		p->nopen_full--;
+}
 
+/* Open frame f goes to the ready queue. nsealed < max_inflight. */
+static void seal(struct sl_producer *p, struct frame *f)
+{
+	unlink_open(p, f);
 	sl_wire_set_floor(f->buf, floor_of(p));
 	sl_wire_finish(f->buf, f->len, f->nrec);
 	f->next = NULL;
@@ -278,7 +328,6 @@ static void seal(struct sl_producer *p)
 	else
 		p->ready_head = f;
 	p->ready_tail = f;
-	p->open = NULL;
 	p->nsealed++;
 }
 
@@ -335,11 +384,66 @@ static void frame_fail(struct sl_producer *p, struct frame *f)
  * loopback sink, 2-core VM): the sendmmsg per frame is the rest.
  */
 
+/*
+ * The shard of hash key h under an even split of the 2^128 hash space in
+ * n shards, exactly as the engine routes (dataplane/route.c): shard k owns
+ * [floor(k * 2^128 / n), floor((k + 1) * 2^128 / n)), so the shard of h is
+ * the largest k with floor(k * 2^128 / n) <= h, that is with
+ * k * 2^128 < (h + 1) * n: k = floor((h * n + n - 1) / 2^128). (The
+ * shortcut floor(h * n / 2^128) is one short when the low 128 bits of
+ * h * n exceed 2^128 - n.) The 160-bit product is built from two 64x32
+ * products, so nothing overflows.
+ */
+static uint32_t route_of(const uint8_t h[16], uint32_t n)
+{
+	typedef unsigned __int128 u128;
+	uint64_t hi = 0, lo = 0;
+	u128 low, high;
+
+	for (int i = 0; i < 8; i++) {
+		hi = hi << 8 | h[i];
+		lo = lo << 8 | h[8 + i];
+	}
+	low = (u128)lo * n + (n - 1); /* < 2^97 */
+	high = (u128)hi * n + (uint64_t)(low >> 64);
+	return (uint32_t)(high >> 64);
+}
+
+/* Opens a frame for shard slot `shard`, newest on the `oldest` list.
+ * nopen < max_open. */
+static struct frame *open_frame(struct sl_producer *p, uint32_t shard)
+{
+	struct frame *f = frame_get(p);
+
+	if (!f)
+		return NULL;
+	f->batch_seq = p->next_batch_seq++;
+	f->len = sl_wire_begin(f->buf, SL_WIRE_PUT, (uint16_t)p->cfg.ack_mode, p->producer_id,
+	                       f->batch_seq, p->stream_id);
+	f->nrec = 0;
+	f->nfinal = 0;
+	f->attempts = 0;
+	f->throttled = false;
+	f->live = true;
+	f->opened = sl_mono_ns();
+	f->shard = shard;
+	f->newer = NULL;
+	f->older = p->newest;
+	if (p->newest)
+		p->newest->newer = f;
+	else
+		p->oldest = f;
+	p->newest = f;
+	p->open[shard] = f;
+	p->nopen++;
+	return f;
+}
+
 static int put(struct sl_producer *p, const uint8_t hash_key[16], bool explicit_hash,
                const void *key, size_t key_len, const void *data, size_t len, void *user)
 {
 	struct frame *f;
-	uint32_t need;
+	uint32_t need, shard;
 	int rc;
 
 	if (!p || !key || key_len == 0 || key_len > SL_WIRE_MAX_KEY || (!data && len))
@@ -351,27 +455,25 @@ static int put(struct sl_producer *p, const uint8_t hash_key[16], bool explicit_
 	if (p->queued >= p->cfg.max_queued_records)
 		return -EAGAIN;
 	need = sl_wire_rec_bytes((uint16_t)key_len, (uint32_t)len);
-	f = p->open;
+	shard = p->nroute > 1 ? route_of(hash_key, p->nroute) : 0;
+	f = p->open[shard];
+	/* At most one seal per put, and only when it frees what the record
+	 * needs: its shard's full frame, or else (a new frame at the open
+	 * limit) the oldest open frame. */
 	if (f && (f->nrec == p->rec_cap || p->cfg.max_frame_bytes - f->len < need)) {
 		if (p->nsealed >= p->cfg.max_inflight)
 			return -EAGAIN;
-		seal(p);
+		seal(p, f);
 		f = NULL;
+	} else if (!f && p->nopen >= p->max_open) {
+		if (p->nsealed >= p->cfg.max_inflight)
+			return -EAGAIN;
+		seal(p, p->oldest);
 	}
 	if (!f) {
-		f = frame_get(p);
+		f = open_frame(p, shard);
 		if (!f)
 			return -ENOMEM;
-		f->batch_seq = p->next_batch_seq++;
-		f->len = sl_wire_begin(f->buf, SL_WIRE_PUT, (uint16_t)p->cfg.ack_mode,
-		                       p->producer_id, f->batch_seq, p->stream_id);
-		f->nrec = 0;
-		f->nfinal = 0;
-		f->attempts = 0;
-		f->throttled = false;
-		f->live = true;
-		f->opened = sl_mono_ns();
-		p->open = f;
 	}
 	rc = sl_wire_put_add(f->buf, p->cfg.max_frame_bytes, &f->len, key, (uint16_t)key_len,
 	                     hash_key, explicit_hash, data, (uint32_t)len);
@@ -381,9 +483,13 @@ static int put(struct sl_producer *p, const uint8_t hash_key[16], bool explicit_
 	p->queued++;
 	p->outstanding++;
 	p->st.records_put++;
-	/* A full frame has nothing to linger for. */
-	if (f->nrec == p->rec_cap && p->nsealed < p->cfg.max_inflight)
-		seal(p);
+	/* A full frame has nothing to linger for; one that cannot seal yet
+	 * is sealed by the next do_work with room. */
+	if (f->nrec == p->rec_cap) {
+		p->nopen_full++;
+		if (p->nsealed < p->cfg.max_inflight)
+			seal(p, f);
+	}
 	return 0;
 }
 
@@ -655,12 +761,20 @@ static int receive(struct sl_producer *p, int64_t now)
 
 /* ---- poll ---- */
 
-static bool open_due(const struct sl_producer *p, int64_t now)
+/* Seals the open frames that are due (flush, full, or linger expired),
+ * oldest first, while max_inflight allows. The `oldest` list is sorted by
+ * linger deadline: past the first frame not due, only full ones can be. */
+static void seal_due(struct sl_producer *p, int64_t now)
 {
-	const struct frame *f = p->open;
+	struct frame *f = p->oldest, *newer;
 
-	return f && p->nsealed < p->cfg.max_inflight &&
-	       (p->flushing || f->nrec == p->rec_cap || now - f->opened >= p->linger_ns);
+	for (; f && p->nsealed < p->cfg.max_inflight; f = newer) {
+		newer = f->newer;
+		if (p->flushing || f->nrec == p->rec_cap || now - f->opened >= p->linger_ns)
+			seal(p, f);
+		else if (p->nopen_full == 0)
+			break;
+	}
 }
 
 /* One round of everything there is to do now. Returns callbacks run, or
@@ -672,8 +786,7 @@ static int do_work(struct sl_producer *p)
 
 	p->delivered = 0;
 	p->tx_blocked = false;
-	if (open_due(p, now))
-		seal(p);
+	seal_due(p, now);
 	/* ACKs before timers: an answer waiting in the socket must not
 	 * trigger a resend. */
 	rc = receive(p, now);
@@ -691,8 +804,9 @@ static int64_t next_event(const struct sl_producer *p, int64_t now)
 	/* Due retries the full socket refused wait for POLLOUT, not the clock. */
 	if (!p->tx_blocked || p->next_deadline > now)
 		t = p->next_deadline;
-	if (p->open && p->nsealed < p->cfg.max_inflight)
-		t = SL_MIN(t, p->flushing ? now : p->open->opened + p->linger_ns);
+	if (p->oldest && p->nsealed < p->cfg.max_inflight)
+		t = SL_MIN(t,
+		           p->flushing || p->nopen_full ? now : p->oldest->opened + p->linger_ns);
 	if (p->ready_head && !p->tx_blocked)
 		t = now;
 	return t;
@@ -944,10 +1058,9 @@ int sl_producer_create(const struct sl_producer_config *c, sl_put_cb *cb, void *
 		slots *= 2;
 	p->table_mask = slots - 1;
 	p->table = calloc(slots, sizeof(*p->table));
-	p->all = calloc(c->max_inflight + 1, sizeof(*p->all));
 	p->due = calloc(c->max_inflight, sizeof(*p->due));
 	p->rx_buf = malloc((size_t)RX_BURST * p->rx_cap);
-	if (!p->table || !p->all || !p->due || !p->rx_buf) {
+	if (!p->table || !p->due || !p->rx_buf) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -957,6 +1070,21 @@ int sl_producer_create(const struct sl_producer_config *c, sl_put_cb *cb, void *
 	rc = connect_engine(p, c);
 	if (rc < 0)
 		goto fail;
+	/* Open frames: one per shard up to max_open_frames (default
+	 * min(shard_count, SL_PRODUCER_DEFAULT_OPEN)), never more than there
+	 * are shards. */
+	p->max_open = c->max_open_frames ? c->max_open_frames : SL_PRODUCER_DEFAULT_OPEN;
+	p->max_open = SL_MIN(p->max_open, SL_MAX(p->shard_count, 1u));
+	/* One open frame: records share it in put order, whatever their
+	 * shards (sealing it at every change of shard would only cut frames
+	 * short). */
+	p->nroute = p->max_open > 1 ? p->shard_count : 1;
+	p->open = calloc(p->nroute, sizeof(*p->open));
+	p->all = calloc((size_t)c->max_inflight + p->max_open, sizeof(*p->all));
+	if (!p->open || !p->all) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	*ret_producer = p;
 	return 0;
 fail:
@@ -973,6 +1101,7 @@ void sl_producer_free(struct sl_producer *p)
 	for (uint32_t i = 0; i < p->nall; i++)
 		free(p->all[i]);
 	free(p->all);
+	free(p->open);
 	free(p->table);
 	free(p->due);
 	free(p->rx_buf);

@@ -21,15 +21,32 @@
  *
  * ## Life of a record
  *
- *      put ──▶ open frame ──(linger_us, or full)──▶ sealed ──▶ sent ──▶ final
- *                                                      ▲         │
- *                                                      └─ retry ─┘
+ *      put ──▶ its shard's open frame ──(linger_us, or full)──▶ sealed ──▶ sent ──▶ final
+ *                                                                 ▲         │
+ *                                                                 └─ retry ─┘
  *
- * - put copies key and data into the open frame (no reference is kept).
- * - The open frame is sealed when the next record does not fit it, when it
- *   holds max_batch_records, when its first record has waited linger_us,
- *   or at flush. Each frame gets the next batch_seq (1, 2, ...) when it is
- *   opened; frames are sent in batch_seq order.
+ * - Records are batched per shard, as the Kinesis Producer Library does:
+ *   the producer maps each hash key (the MD5 of the partition key, or the
+ *   explicit one) to a shard with the engine's even split of the 128-bit
+ *   hash space over the shard count RESOLVED reported (shard k of n owns
+ *   [floor(k * 2^128 / n), floor((k + 1) * 2^128 / n))), and keeps one open
+ *   frame per shard, so a frame's records all go to one shard and the
+ *   engine stores and answers it as one part. With a shard count of 0 or 1
+ *   all records share one open frame. (A stream whose shards were split or
+ *   merged unevenly still works: frames just may span two shards.)
+ * - put copies key and data into its shard's open frame (no reference is
+ *   kept), opening one if there is none.
+ * - An open frame is sealed when the next record of its shard does not fit
+ *   it, when it holds max_batch_records, when its first record has waited
+ *   linger_us (each open frame has its own linger deadline), at flush, or
+ *   when a record for another shard needs a new open frame while
+ *   max_open_frames are open: then the oldest open frame is sealed.
+ * - Each frame gets the next batch_seq (1, 2, ...) when it is opened. The
+ *   frames of one shard are sealed and sent in batch_seq order, so one
+ *   shard's records leave in put order; frames of different shards need
+ *   not leave in batch_seq order (one opened earlier may seal later). The
+ *   floor of a PUT is the lowest batch_seq of any frame not yet final, open
+ *   frames included.
  * - A sent frame keeps its encoded bytes until every record in it has a
  *   final answer, so a retry resends identical bytes (same producer_id and
  *   batch_seq) and the engine's dedup answers it with the sequence numbers
@@ -53,13 +70,19 @@
  *
  * ## Bounded memory
  *
- * A producer allocates at most max_inflight + 1 frame buffers (lazily, as
- * the load first needs them, and keeps them until it is freed): the open
- * frame and up to max_inflight sealed ones, sent or waiting to be sent.
- * Each buffer is max_frame_bytes plus 16 bytes per record slot. put returns
- * -EAGAIN, changing nothing, when accepting the record would exceed
- * max_queued_records records not yet sent or max_inflight sealed frames;
- * the caller polls and tries again.
+ * A producer allocates at most max_inflight + O frame buffers, where O =
+ * min(max_open_frames or, if that is 0, min(shard count,
+ * SL_PRODUCER_DEFAULT_OPEN), max(shard count, 1)) (lazily, as the load
+ * first needs them, and keeps them until it is freed): up to O open frames
+ * and up to max_inflight sealed ones, sent or waiting to be sent. Each
+ * buffer is max_frame_bytes plus 16 bytes per record slot; with the
+ * defaults (1472-byte frames, 16 or more shards) that is at most
+ * 320 frames of ~2.6 KB. The producer also keeps a pointer per shard. put
+ * returns -EAGAIN, changing nothing, when accepting the record would
+ * exceed max_queued_records records not yet sent or max_inflight sealed
+ * frames (including sealing a frame to make room: its shard's full frame,
+ * or the oldest open frame when O are open); the caller polls and tries
+ * again.
  */
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
@@ -79,6 +102,10 @@
 #define SL_PRODUCER_MAX_ATTEMPTS 1000u
 #define SL_PRODUCER_MAX_INFLIGHT 65536u
 #define SL_PRODUCER_MAX_QUEUED   (1u << 24)
+#define SL_PRODUCER_MAX_OPEN     65536u
+/** Open frames at most when max_open_frames is 0 (and the stream has at
+ *  least this many shards). */
+#define SL_PRODUCER_DEFAULT_OPEN 64u
 
 /** A producer's settings. Start from sl_producer_config_default(). */
 struct sl_producer_config {
@@ -113,6 +140,12 @@ struct sl_producer_config {
 	uint32_t max_queued_records;
 	/** Ack level a record waits for. Default SL_WIRE_ACK_DURABLE. */
 	enum sl_wire_ack_mode ack_mode;
+	/** Open frames (one per shard) at most; a record that needs one more
+	 *  seals the oldest. 0 (the default) means min(shard count,
+	 *  SL_PRODUCER_DEFAULT_OPEN); 1 packs every shard's records into one
+	 *  frame in put order; never more than the shard count.
+	 *  0 to SL_PRODUCER_MAX_OPEN. */
+	uint32_t max_open_frames;
 };
 
 /** The final result of one record, passed to the callback. */
@@ -204,7 +237,7 @@ int sl_producer_put_hash(struct sl_producer *p, const uint8_t hash_key[16], cons
                          size_t key_len, const void *data, size_t len, void *user);
 
 /**
- * Does the producer's work: seals the open frame when its linger expired,
+ * Does the producer's work: seals open frames whose linger expired,
  * sends sealed frames, reads ACKs, resends timed-out frames, fails frames
  * out of attempts, and delivers callbacks. Then, if no callback was
  * delivered and records are outstanding, waits up to timeout_ms (-1: no
@@ -216,7 +249,7 @@ int sl_producer_put_hash(struct sl_producer *p, const uint8_t hash_key[16], cons
 int sl_producer_poll(struct sl_producer *p, int timeout_ms);
 
 /**
- * Seals the open frame whatever its linger and polls until every record
+ * Seals the open frames whatever their linger and polls until every record
  * put so far (and put by callbacks meanwhile) has a final result, or
  * timeout_ms passes (-1: no limit; records still end, after max_attempts).
  *

@@ -13,6 +13,12 @@
  * then byte j is (index + j) mod 256. The engine checks that content and
  * the MD5 hash key, and writes down the shard and sequence number it gave
  * each index, which the callbacks must report back exactly once.
+ *
+ * The engine routes like the real one (an even split of the 128-bit hash
+ * space over its shard count, computed here independently of the
+ * producer's arithmetic) and counts what per-shard batching must never
+ * do: a frame with records of two shards, a shard's frames or records
+ * arriving out of order, a PUT below a floor announced earlier.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -38,7 +44,8 @@
 #define MAXR       4096 /* record indices a test may use */
 #define MAXB       4096 /* batch_seqs the engine tracks */
 #define STREAM_ID  7
-#define NSHARDS    4
+#define NSHARDS    4          /* the default shard count */
+#define MAXSHARDS  64         /* the most a test may ask for */
 #define SHARD_BASE 1000000ull /* shard s numbers from s * SHARD_BASE + 1 */
 #define BAD_SEQ    999999999ull
 
@@ -78,6 +85,7 @@ struct engine_cfg {
 	bool garbage;         /* bad datagrams before every ACK frame */
 	uint16_t fail_status; /* answer for records whose key starts with 'x' */
 	uint16_t ack_level;   /* ACK level flags; 0: the PUT's mode */
+	uint32_t nshards;     /* shard count at RESOLVED; 0: NSHARDS */
 };
 
 struct batch {
@@ -102,7 +110,8 @@ struct engine {
 	uint16_t port;
 	pthread_t thread;
 	atomic_bool stop;
-	uint64_t next_seq[NSHARDS];
+	uint32_t nshards;
+	uint64_t next_seq[MAXSHARDS];
 	struct batch *b; /* MAXB, indexed by batch_seq */
 	struct {
 		uint32_t shard;
@@ -113,11 +122,16 @@ struct engine {
 	unsigned puts;    /* PUT datagrams received, dropped ones included */
 	unsigned dropped; /* dropped by drop_first */
 	unsigned resolves;
-	unsigned mismatch;   /* retries whose bytes differ from the first send */
-	unsigned bad_data;   /* records whose data is not the index pattern */
-	unsigned bad_hash;   /* MD5 hash keys that are not the MD5 of the key */
-	unsigned disorder;   /* first sends whose batch_seq did not increase */
-	uint64_t last_first; /* batch_seq of the latest first send */
+	unsigned mismatch; /* retries whose bytes differ from the first send */
+	unsigned bad_data; /* records whose data is not the index pattern */
+	unsigned bad_hash; /* MD5 hash keys that are not the MD5 of the key */
+	unsigned disorder; /* first sends whose batch_seq did not increase on their shard */
+	uint64_t last_first[MAXSHARDS]; /* per shard: batch_seq of its latest first send */
+	unsigned mixed;                 /* frames with records of more than one shard */
+	unsigned rec_disorder;          /* records stored below an earlier index of their shard */
+	int64_t last_index[MAXSHARDS];  /* per shard: index of the latest stored record */
+	unsigned below_floor;           /* PUTs whose batch_seq is below an earlier floor */
+	uint64_t max_floor;             /* highest floor seen */
 	uint64_t max_batch;
 	uint32_t max_len;
 	uint16_t max_count;
@@ -128,10 +142,46 @@ struct engine {
 
 static struct engine *eng;
 
-/* Shard of a hash key: NSHARDS even ranges of the 128-bit space. */
+typedef unsigned __int128 u128;
+
+/* floor(k * 2^128 / n), the start of shard k of n (dataplane/route.c's
+ * formula: 2^128 = q * n + r without a 129-bit type). */
+static u128 even_start(uint32_t k, uint32_t n)
+{
+	u128 max = ~(u128)0, q = max / n, r = max % n + 1;
+
+	if (r == n) {
+		q++;
+		r = 0;
+	}
+	return q * k + (r * k) / n;
+}
+
+static u128 hash_value(const uint8_t *h)
+{
+	u128 v = 0;
+
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | h[i];
+	return v;
+}
+
+/* Shard of a hash key: the last shard whose start is at or below it. */
 static uint32_t route(const uint8_t *hash_key)
 {
-	return (uint32_t)(hash_key[0] * NSHARDS / 256);
+	u128 v = hash_value(hash_key);
+	uint32_t k = 0;
+
+	while (k + 1 < eng->nshards && even_start(k + 1, eng->nshards) <= v)
+		k++;
+	return k;
+}
+
+/* The big-endian hash key of value v. */
+static void hash_of(u128 v, uint8_t h[16])
+{
+	for (int i = 15; i >= 0; i--, v >>= 8)
+		h[i] = (uint8_t)v;
 }
 
 static void make_data(uint8_t *d, uint32_t idx, size_t len)
@@ -207,7 +257,7 @@ static void send_garbage(struct engine *e, const struct batch *b)
 			sl_wire_ack_add(buf, &len, BAD_SEQ, 0, index, 1, SL_WIRE_OK);
 			sl_wire_finish(buf, len, 1);
 		} else {
-			sl_wire_finish(buf, len, NSHARDS);
+			sl_wire_finish(buf, len, e->nshards);
 		}
 		if (kind == 4)
 			buf[SL_WIRE_OFF_CRC] ^= 1;
@@ -299,8 +349,32 @@ static void store(struct engine *e, struct batch *b)
 		e->rec[idx].shard = b->shard[i];
 		e->rec[idx].seq = b->seq[i];
 		e->rec[idx].stores++;
+		if (idx < e->last_index[b->shard[i]])
+			e->rec_disorder++;
+		e->last_index[b->shard[i]] = idx;
 	}
 	b->stored = true;
+}
+
+/* Checks a first send: all its records on one shard, and a higher
+ * batch_seq than that shard's previous frame. */
+static void note_first_send(struct engine *e, const struct batch *b)
+{
+	struct sl_wire_rec r;
+	uint32_t off = SL_WIRE_HDR_BYTES, shard = 0;
+
+	for (uint16_t i = 0; i < b->nrec; i++) {
+		sl_wire_rec_next(b->bytes, &off, &r);
+		if (i == 0)
+			shard = route(r.hash_key);
+		else if (route(r.hash_key) != shard) {
+			e->mixed++;
+			break;
+		}
+	}
+	if (b->hdr.batch_seq <= e->last_first[shard])
+		e->disorder++;
+	e->last_first[shard] = b->hdr.batch_seq;
 }
 
 static void on_put(struct engine *e, const uint8_t *buf, size_t len, const struct sl_wire_hdr *h,
@@ -315,6 +389,11 @@ static void on_put(struct engine *e, const uint8_t *buf, size_t len, const struc
 	}
 	if (h->batch_seq == 0 || h->batch_seq >= MAXB)
 		return;
+	/* "Every batch below floor is final": none may come again. */
+	if (h->batch_seq < e->max_floor)
+		e->below_floor++;
+	if (h->floor > e->max_floor)
+		e->max_floor = h->floor;
 	b = &e->b[h->batch_seq];
 	e->last_flags = h->flags;
 	if (len > e->max_len)
@@ -329,9 +408,7 @@ static void on_put(struct engine *e, const uint8_t *buf, size_t len, const struc
 		b->len = (uint32_t)len;
 		b->nrec = h->count;
 		b->hdr = *h;
-		if (h->batch_seq <= e->last_first)
-			e->disorder++;
-		e->last_first = h->batch_seq;
+		note_first_send(e, b);
 	} else if (b->len != len || memcmp(b->bytes, buf, len) != 0) {
 		e->mismatch++;
 	}
@@ -379,7 +456,7 @@ static void on_resolve(struct engine *e, const uint8_t *buf, size_t len,
 		return;
 	n = sl_wire_begin(out, SL_WIRE_RESOLVED, 0, h->producer_id, h->batch_seq,
 	                  known ? STREAM_ID : 0);
-	n = sl_wire_finish(out, n, known ? NSHARDS : 0);
+	n = sl_wire_finish(out, n, known ? e->nshards : 0);
 	sendto(e->fd, out, n, 0, (const struct sockaddr *)from, fromlen);
 }
 
@@ -443,8 +520,12 @@ static void engine_start(const struct engine_cfg *cfg)
 	if (cfg)
 		eng->cfg = *cfg;
 	family = eng->cfg.family ? eng->cfg.family : AF_INET;
-	for (int s = 0; s < NSHARDS; s++)
+	eng->nshards = eng->cfg.nshards ? eng->cfg.nshards : NSHARDS;
+	cr_assert_leq(eng->nshards, MAXSHARDS);
+	for (int s = 0; s < MAXSHARDS; s++) {
 		eng->next_seq[s] = (uint64_t)s * SHARD_BASE;
+		eng->last_index[s] = -1;
+	}
 	eng->fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(eng->fd, 0);
 	/* Room for every frame a test sends: a datagram lost to a full
@@ -589,6 +670,11 @@ static void expect_engine_numbers(uint32_t n)
 	cr_expect_eq(eng->bad_data, 0);
 	cr_expect_eq(eng->bad_hash, 0);
 	cr_expect_eq(eng->mismatch, 0, "a retry was not byte-identical");
+	cr_expect_eq(eng->mixed, 0, "frames with records of several shards");
+	/* A dropped first send arrives later, as a retry. */
+	if (!eng->cfg.drop_first)
+		cr_expect_eq(eng->disorder, 0, "a shard's frames left out of batch_seq order");
+	cr_expect_eq(eng->below_floor, 0, "a PUT below a floor sent earlier");
 }
 
 static void stats(struct sl_producer_stats *st)
@@ -644,6 +730,7 @@ BAD(inflight_0, c->max_inflight = 0)
 BAD(queued_0, c->max_queued_records = 0)
 BAD(linger_big, c->linger_us = SL_PRODUCER_MAX_LINGER + 1)
 BAD(ack_mode, c->ack_mode = (enum sl_wire_ack_mode)4)
+BAD(open_big, c->max_open_frames = SL_PRODUCER_MAX_OPEN + 1)
 
 static const struct bad_config bad_configs[] = {
         {"no host", bad_no_host},
@@ -661,6 +748,7 @@ static const struct bad_config bad_configs[] = {
         {"0 queued", bad_queued_0},
         {"linger above maximum", bad_linger_big},
         {"ack mode 4", bad_ack_mode},
+        {"max_open_frames above maximum", bad_open_big},
 };
 
 Test(producer, rejects_bad_config_before_touching_the_network)
@@ -810,8 +898,9 @@ Test(producer, every_record_gets_one_callback_with_the_engines_seq_and_shard)
 		sl_wire_hash_key(key, strlen(key), md5);
 		cr_expect_eq(got.res[i].shard, route(md5), "record %u routed by its key's MD5", i);
 	}
-	/* batch_seq starts at 1 and increases with each new frame. */
-	cr_expect_eq(eng->disorder, 0);
+	/* batch_seq starts at 1, none is skipped, and each shard's records
+	 * arrive in put order (expect_engine_numbers checked the frames). */
+	cr_expect_eq(eng->rec_disorder, 0);
 	cr_expect_neq(eng->b[1].sends, 0, "batch_seq 1 never sent");
 	for (uint64_t s = 1; s <= eng->max_batch; s++)
 		cr_expect_neq(eng->b[s].sends, 0, "batch_seq %lu skipped", (unsigned long)s);
@@ -824,10 +913,12 @@ Test(producer, every_record_gets_one_callback_with_the_engines_seq_and_shard)
 	cr_expect_eq(st.acks_dropped, 0);
 }
 
-Test(producer, linger_packs_records_into_one_frame)
+Test(producer, linger_packs_records_into_one_frame_per_shard)
 {
 	struct sl_producer_config c;
 	struct sl_producer_stats st;
+	bool used[NSHARDS] = {0};
+	unsigned nused = 0, nrec = 0;
 
 	engine_start(NULL);
 	config(&c);
@@ -840,12 +931,41 @@ Test(producer, linger_packs_records_into_one_frame)
 	cr_expect_gt(sl_producer_next_timeout_us(prod), 0);
 	flush_all();
 	engine_stop();
+	expect_once(10, SL_WIRE_OK);
+	expect_engine_numbers(10);
+	for (uint32_t i = 0; i < 10; i++)
+		if (!used[got.res[i].shard]) {
+			used[got.res[i].shard] = true;
+			nused++;
+		}
+	stats(&st);
+	cr_expect_eq(st.frames_sent, nused, "one frame per shard used");
+	cr_expect_eq(eng->max_batch, nused);
+	for (uint64_t s = 1; s <= eng->max_batch; s++)
+		nrec += eng->b[s].nrec;
+	cr_expect_eq(nrec, 10);
+}
+
+Test(producer, max_open_frames_1_packs_all_shards_into_one_frame)
+{
+	struct sl_producer_config c;
+	struct sl_producer_stats st;
+
+	engine_start(NULL);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	c.max_open_frames = 1;
+	create(&c);
+	put_all("k", 10, 20);
+	flush_all();
+	engine_stop();
 	stats(&st);
 	cr_expect_eq(st.frames_sent, 1);
 	cr_expect_eq(eng->max_batch, 1);
 	cr_expect_eq(eng->b[1].nrec, 10);
+	cr_expect_gt(eng->mixed, 0, "ten random keys on one shard");
+	cr_expect_eq(eng->rec_disorder, 0);
 	expect_once(10, SL_WIRE_OK);
-	expect_engine_numbers(10);
 }
 
 Test(producer, linger_expiry_sends_without_flush)
@@ -1231,6 +1351,7 @@ Test(producer, put_returns_eagain_at_max_inflight)
 	c.linger_us = 0;
 	c.timeout_ms = 20;
 	c.max_attempts = 2;
+	c.max_open_frames = 1; /* else the fourth could open a frame for its shard */
 	create(&c);
 	/* Two sealed frames and a full open one; the fourth needs a frame. */
 	for (uint32_t i = 0; i < 3; i++)
@@ -1314,4 +1435,265 @@ Test(producer, free_drops_outstanding_records_without_callbacks)
 	sl_producer_free(prod);
 	prod = NULL;
 	cr_expect_eq(got.total, 0);
+}
+
+/* ---- per-shard batching ---- */
+
+/* Puts record i with the explicit hash key v. */
+static int put_hash_rec(uint32_t i, u128 v)
+{
+	uint8_t h[16], data[16];
+
+	hash_of(v, h);
+	make_data(data, i, sizeof(data));
+	return sl_producer_put_hash(prod, h, "h", 1, data, sizeof(data), (void *)(uintptr_t)i);
+}
+
+/* Puts record i to the start of shard k. */
+static void put_to_shard(uint32_t i, uint32_t k)
+{
+	cr_assert_eq(put_hash_rec(i, even_start(k, eng->nshards)), 0, "put %u", i);
+}
+
+static uint64_t frames_sent(void)
+{
+	struct sl_producer_stats st;
+
+	stats(&st);
+	return st.frames_sent;
+}
+
+Test(producer, frames_hold_one_shards_records_in_put_order)
+{
+	struct engine_cfg e = {.nshards = 16};
+	struct sl_producer_config c;
+	uint32_t n = 3000;
+
+	engine_start(&e);
+	config(&c);
+	create(&c);
+	cr_expect_eq(sl_producer_shard_count(prod), 16);
+	put_all("key", n, 40);
+	flush_all();
+	engine_stop();
+	expect_once(n, SL_WIRE_OK);
+	expect_engine_numbers(n);
+	cr_expect_eq(eng->rec_disorder, 0, "a shard's records were stored out of put order");
+	/* 21 such records fill a frame: frames are full but for a tail per shard. */
+	cr_expect_leq(frames_sent(), n / 21 + 16 + 16);
+}
+
+/* Records at both sides of every shard boundary of n shards land where
+ * the engine routes them, in frames of one shard: the producer's
+ * arithmetic agrees with even_start() exactly (at start(k) the shortcut
+ * floor(h * n / 2^128) would say k - 1 for most n). */
+static void boundaries(uint32_t n)
+{
+	struct engine_cfg e = {.nshards = n};
+	struct sl_producer_config c;
+	uint32_t i = 0, want[2 * MAXSHARDS + 2];
+
+	engine_start(&e);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	create(&c);
+	for (uint32_t k = 1; k < n; k++) {
+		want[i] = k - 1;
+		cr_assert_eq(put_hash_rec(i++, even_start(k, n) - 1), 0);
+		want[i] = k;
+		cr_assert_eq(put_hash_rec(i++, even_start(k, n)), 0);
+	}
+	want[i] = 0;
+	cr_assert_eq(put_hash_rec(i++, 0), 0);
+	want[i] = n - 1;
+	cr_assert_eq(put_hash_rec(i++, ~(u128)0), 0);
+	flush_all();
+	engine_stop();
+	expect_once(i, SL_WIRE_OK);
+	expect_engine_numbers(i);
+	for (uint32_t j = 0; j < i; j++)
+		cr_expect_eq(got.res[j].shard, want[j], "record %u", j);
+	cr_expect_eq(frames_sent(), n, "one frame per shard");
+}
+
+Test(producer, routes_like_the_engine_at_boundaries_of_7_shards)
+{
+	boundaries(7);
+}
+
+Test(producer, routes_like_the_engine_at_boundaries_of_64_shards)
+{
+	boundaries(64);
+}
+
+Test(producer, one_shard_shares_one_frame)
+{
+	struct engine_cfg e = {.nshards = 1};
+	struct sl_producer_config c;
+
+	engine_start(&e);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	create(&c);
+	put_all("k", 10, 20);
+	flush_all();
+	engine_stop();
+	expect_once(10, SL_WIRE_OK);
+	expect_engine_numbers(10);
+	cr_expect_eq(frames_sent(), 1);
+	cr_expect_eq(eng->b[1].nrec, 10);
+}
+
+Test(producer, each_open_frame_lingers_on_its_own)
+{
+	struct sl_producer_config c;
+	int64_t t_b, t1, t2;
+
+	engine_start(NULL);
+	config(&c);
+	c.linger_us = 100000;
+	create(&c);
+	put_to_shard(0, 0);
+	usleep(50000);
+	t_b = sl_mono_ns();
+	put_to_shard(1, 1);
+	while (frames_sent() == 0)
+		cr_assert_geq(sl_producer_poll(prod, 5), 0);
+	t1 = sl_mono_ns();
+	cr_expect_eq(frames_sent(), 1, "shard 1's frame left with shard 0's");
+	cr_expect_lt(t1 - t_b, 100000000, "shard 0's frame waited for shard 1's linger");
+	while (frames_sent() < 2)
+		cr_assert_geq(sl_producer_poll(prod, 5), 0);
+	t2 = sl_mono_ns();
+	cr_expect_geq(t2 - t_b, 100000000, "shard 1's frame left before its linger");
+	flush_all();
+	engine_stop();
+	expect_once(2, SL_WIRE_OK);
+	expect_engine_numbers(2);
+	cr_expect_eq(eng->b[1].nrec, 1);
+	cr_expect_eq(eng->b[2].nrec, 1);
+	cr_expect_eq(got.res[0].shard, 0);
+	cr_expect_eq(got.res[1].shard, 1);
+}
+
+Test(producer, max_open_frames_seals_the_oldest)
+{
+	struct sl_producer_config c;
+
+	engine_start(NULL);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	c.max_open_frames = 2;
+	create(&c);
+	put_to_shard(0, 0); /* batch 1 */
+	put_to_shard(1, 1); /* batch 2 */
+	put_to_shard(2, 0);
+	cr_expect_eq(sl_producer_poll(prod, 0), 0);
+	cr_expect_eq(frames_sent(), 0, "two open frames are within the limit");
+	put_to_shard(3, 2); /* batch 3; seals batch 1, the oldest */
+	cr_expect_geq(sl_producer_poll(prod, 0), 0);
+	cr_expect_eq(frames_sent(), 1);
+	put_to_shard(4, 1);
+	put_to_shard(5, 0); /* batch 4; seals batch 2 */
+	cr_expect_geq(sl_producer_poll(prod, 0), 0);
+	cr_expect_eq(frames_sent(), 2);
+	flush_all();
+	engine_stop();
+	expect_once(6, SL_WIRE_OK);
+	expect_engine_numbers(6);
+	cr_expect_eq(frames_sent(), 4);
+	cr_expect_eq(eng->b[1].nrec, 2, "records 0 and 2");
+	cr_expect_eq(eng->b[2].nrec, 2, "records 1 and 4");
+	cr_expect_eq(eng->b[3].nrec, 1);
+	cr_expect_eq(eng->b[4].nrec, 1);
+	cr_expect_eq(eng->rec[2].seq, eng->rec[0].seq + 1);
+	cr_expect_eq(eng->rec[4].seq, eng->rec[1].seq + 1);
+	cr_expect_eq(eng->rec[5].seq, eng->rec[2].seq + 1);
+	/* Each floor is the lowest batch open or unanswered at its seal. */
+	cr_expect_eq(eng->b[1].hdr.floor, 1);
+	cr_expect_leq(eng->b[2].hdr.floor, 2);
+	cr_expect_leq(eng->b[3].hdr.floor, 3);
+}
+
+Test(producer, open_frame_limit_returns_eagain_at_max_inflight)
+{
+	struct engine_cfg e = {.silent = true};
+	struct sl_producer_config c;
+
+	engine_start(&e);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	c.max_open_frames = 2;
+	c.max_inflight = 1;
+	c.timeout_ms = 20;
+	c.max_attempts = 2;
+	create(&c);
+	put_to_shard(0, 0);
+	put_to_shard(1, 1);
+	put_to_shard(2, 2); /* seals shard 0's frame: max_inflight reached */
+	cr_expect_eq(sl_producer_poll(prod, 0), 0);
+	cr_expect_eq(frames_sent(), 1);
+	/* A fourth shard needs the oldest sealed, and there is no room. */
+	cr_expect_eq(put_hash_rec(3, even_start(3, NSHARDS)), -EAGAIN);
+	cr_expect_eq(sl_producer_outstanding(prod), 3, "EAGAIN changed something");
+	/* Shards with an open frame still take records. */
+	put_to_shard(3, 1);
+	put_to_shard(4, 2);
+	flush_all();
+	expect_once(5, -ETIMEDOUT);
+	engine_stop();
+	cr_expect_eq(eng->mixed, 0);
+	cr_expect_eq(eng->below_floor, 0);
+}
+
+Test(producer, floor_stays_below_open_frames)
+{
+	struct sl_producer_config c;
+
+	engine_start(NULL);
+	config(&c);
+	c.linger_us = SL_PRODUCER_MAX_LINGER;
+	c.max_batch_records = 2;
+	create(&c);
+	put_to_shard(0, 0); /* batch 1 stays open */
+	for (uint32_t i = 1; i <= 4; i++)
+		put_to_shard(i, 1); /* batches 2 and 3, full: sealed */
+	while (got.total < 4)
+		cr_assert_geq(sl_producer_poll(prod, 10), 0);
+	put_to_shard(5, 1);
+	put_to_shard(6, 1); /* batch 4, after 2 and 3 are final */
+	flush_all();
+	engine_stop();
+	expect_once(7, SL_WIRE_OK);
+	expect_engine_numbers(7);
+	for (uint64_t s = 2; s <= 4; s++)
+		cr_expect_eq(eng->b[s].hdr.floor, 1, "batch %lu: batch 1 was still open",
+		             (unsigned long)s);
+	cr_expect_eq(eng->b[1].nrec, 1);
+	cr_expect_eq(eng->b[1].hdr.floor, 1);
+}
+
+Test(producer, retried_frames_stay_above_every_floor)
+{
+	struct engine_cfg e = {.drop_first = 10, .nshards = 16};
+	struct sl_producer_config c;
+
+	engine_start(&e);
+	config(&c);
+	c.linger_us = 200;
+	c.max_batch_records = 4;
+	c.timeout_ms = 30;
+	create(&c);
+	/* In waves, so that retries of the dropped frames meet later frames
+	 * whose floors rose as earlier ones ended. */
+	for (uint32_t w = 0; w < 10; w++) {
+		put_range("k", w * 40, (w + 1) * 40, 30);
+		usleep(10000);
+		cr_assert_geq(sl_producer_poll(prod, 0), 0);
+	}
+	flush_all();
+	engine_stop();
+	expect_once(400, SL_WIRE_OK);
+	expect_engine_numbers(400);
+	cr_expect_gt(eng->max_floor, 10, "floors never rose above the dropped frames");
 }
