@@ -51,9 +51,10 @@
 #include "route.h"
 #include "wire.h"
 
-#define TX_MAX      64
-#define EV_MAX      256
-#define SHARD_BURST 32
+#define TX_MAX             64
+#define EV_MAX             256
+#define SHARD_BURST        32
+#define STORE_POLL_BATCHES 32 /* appends that call for a store poll at once */
 /* Packets one rx burst can hand on: the burst, plus what the fault shim
  * (tests only) may add to it by duplicating and releasing held packets. */
 #define RX_BURST_ROOM(b) (2 * (b) + 32)
@@ -108,6 +109,8 @@ struct lcore {
 	uint32_t txb_mask;
 	uint32_t pending;
 	uint32_t idle;
+	uint32_t appends_since_poll;
+	uint64_t last_poll_tsc;
 	uint64_t rng;      /* fault shim state (xorshift64*) */
 	uint16_t ndelayed; /* fault shim: packets held back to the next burst */
 	struct rte_mbuf *delayed[32];
@@ -132,7 +135,8 @@ struct sl_engine {
 	struct sl_routes *routes; /* RCU-published; see load_routes() */
 	bool port_started;
 	volatile int stop;
-	uint64_t launched; /* lcores running lcore_main, by index */
+	uint64_t launched;          /* lcores running lcore_main, by index */
+	uint64_t poll_interval_tsc; /* store_poll_us in TSC cycles */
 	unsigned nlcores;
 	struct lcore *lc[SL_ENGINE_MAX_LCORES];
 	struct lcore *shard_lc[SL_ENGINE_MAX_LCORES];
@@ -785,6 +789,7 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 	}
 	CNT(l, appended, nok);
 	CNT(l, append_batches, 1);
+	l->appends_since_poll++;
 	de->first_seq = first_seq;
 	de->count = (uint16_t)nok;
 	de->level = SL_WIRE_ACK_RECEIVED;
@@ -929,7 +934,23 @@ static int shard_do_work(struct lcore *l)
 			shard_frame(l, rt, frames[i]);
 		work += (int)n;
 	}
-	work += shard_poll_store(l);
+	/*
+	 * A store poll visits every open log; at a few frames per loop it was
+	 * a quarter of the lcore (perf/e2e.sh, 16 shards). Poll when enough
+	 * was appended to make a write worth it, or store_poll_us after the
+	 * last poll: that bounds what it adds to an ack (the fdatasync it
+	 * waits for takes 10x longer).
+	 */
+	{
+		uint64_t now = rte_rdtsc();
+
+		if (l->appends_since_poll >= STORE_POLL_BATCHES ||
+		    now - l->last_poll_tsc >= e->poll_interval_tsc) {
+			l->last_poll_tsc = now;
+			l->appends_since_poll = 0;
+			work += shard_poll_store(l);
+		}
+	}
 	return work;
 }
 
@@ -1207,6 +1228,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		return -ENOMEM;
 	e->c = *c;
 	e->streams = *streams;
+	e->poll_interval_tsc = rte_get_tsc_hz() / 1000000 * c->store_poll_us;
 
 	for (unsigned i = 0; i < c->nrx; i++) {
 		struct lcore *l = lcore_get(e, c->rx_lcores[i]);

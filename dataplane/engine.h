@@ -29,6 +29,8 @@
 	X(ring_size, uint32_t, 1024, 64, 65536, "frames each rx->shard ring holds (power of two)") \
 	X(nb_rxd, uint32_t, 1024, 64, 16384, "rx descriptors per queue")                           \
 	X(nb_txd, uint32_t, 1024, 64, 16384, "tx descriptors per queue")                           \
+	X(store_poll_us, uint32_t, 10, 0, 1000,                                                    \
+	  "a shard lcore polls its store this often, or after 32 appends (0: every loop)")         \
 	X(tx_backlog, uint32_t, 4096, 64, 1u << 20,                                                \
 	  "answers an lcore holds while the port is full (power of two); beyond it dropped")       \
 	X(max_pending_acks, uint32_t, 4096, 16, 1u << 20,                                          \
