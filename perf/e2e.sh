@@ -39,6 +39,9 @@ usage: perf/e2e.sh [--build DIR] [options]
   --io-workers MODE   free: let the engine's io_uring workers run on any core (default);
                       lcore: leave them where the kernel put them, on the engine's own
                       core (as sluiced ships; see perf/README.md)
+  --spread MODE    how loadgen spreads records over shards: frame (default: each frame's
+                      records share a shard, as libsluice_client batches per shard) or
+                      record (keys round-robin, every frame spans the shards)
   --quick          a smoke run for CI (~30 s): one window, one open-loop rate, short Redis runs
   --json FILE      write every result and the setup as JSON
   --csv FILE       write one line per run as CSV
@@ -52,6 +55,7 @@ seconds=5
 windows="32 64 128 256"
 redis_cfgs="16:16 25:32 50:16 50:32 100:32"
 engine_idle=0
+spread=frame
 io_workers=free
 quick=0
 json_out=
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--redis) redis_cfgs=$2; shift ;;
 	--engine-idle-us) engine_idle=$2; shift ;;
 	--io-workers) io_workers=$2; shift ;;
+	--spread) spread=$2; shift ;;
 	--quick) quick=1 ;;
 	--json) json_out=$2; shift ;;
 	--csv) csv_out=$2; shift ;;
@@ -236,7 +241,8 @@ lg() {
 	shift
 	engine_start
 	timeout -k 5 120 "$loadgen" --socket "$tmp/memif.sock" --lcore 1 --idle-sleep-us 20 \
-		--memif-rsize 12 --label "$name" --json "$tmp/$name.json" "${lg_time[@]}" "$@" \
+		--memif-rsize 12 --spread "$spread" --label "$name" --json "$tmp/$name.json" \
+		"${lg_time[@]}" "$@" \
 		>"$tmp/$name.txt" 2>&1
 	rc=$?
 	engine_stop "$name"
