@@ -914,6 +914,18 @@ static int shard_poll_store(struct lcore *l)
 	return n < 0 ? 0 : n;
 }
 
+/*
+ * The shard role: frames from every rx ring, one append per shard part,
+ * then (every 32 appends or store_poll_us) the store poll that submits
+ * writes and fdatasyncs and hands back the events that release held acks.
+ *
+ * Measured (perf/e2e.sh over net_memif, 11 x 100 B records per frame, each
+ * frame on one shard, one 2 GHz lcore running rx and shard roles): 2.6 M
+ * records/s with received-level acks while the loop still idled ~16 %:
+ * ~650 cycles per record all in (rx, append, ack build and send); with
+ * frames spanning 8 shards the per-part costs (a storage batch, a retry
+ * entry, an ACK) take it to ~3000.
+ */
 static int shard_do_work(struct lcore *l)
 {
 	struct sl_engine *e = l->e;
