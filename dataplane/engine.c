@@ -195,6 +195,14 @@ static int config_validate(const struct sl_engine_config *c)
 	return sl_store_config_validate(&c->store);
 }
 
+uint16_t sl_engine_mbuf_data_room(uint32_t mtu)
+{
+	/* A whole frame in one segment: Ethernet, two VLAN tags, FCS. */
+	uint32_t room = RTE_PKTMBUF_HEADROOM + mtu + RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN;
+
+	return (uint16_t)RTE_MAX(room, (uint32_t)RTE_MBUF_DEFAULT_BUF_SIZE);
+}
+
 uint16_t sl_engine_mbuf_priv_size(void)
 {
 	return (uint16_t)RTE_ALIGN(sizeof(union mbuf_meta), RTE_MBUF_PRIV_ALIGN);
@@ -1090,6 +1098,12 @@ static int port_setup(struct sl_engine *e)
 		                  c->port_id, info.driver_name, info.max_rx_queues,
 		                  info.max_tx_queues, c->nrx, e->nlcores);
 	memset(&conf, 0, sizeof(conf));
+	if (c->mtu != RTE_ETHER_MTU) {
+		if (c->mtu > info.max_mtu || c->mtu < info.min_mtu)
+			return sl_err_set(-EINVAL, "port %u (%s): mtu=%u not in %u..%u", c->port_id,
+			                  info.driver_name, c->mtu, info.min_mtu, info.max_mtu);
+		conf.rxmode.mtu = c->mtu;
+	}
 	if (c->nrx > 1 && info.flow_type_rss_offloads) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
@@ -1290,7 +1304,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	         c->nshard * c->max_pending_acks + e->nlcores * (256 + 2 * 512 + c->tx_backlog) +
 	         1024;
 	e->pool = rte_pktmbuf_pool_create("sl_mbufs", nmbufs, 256, sl_engine_mbuf_priv_size(),
-	                                  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	                                  sl_engine_mbuf_data_room(c->mtu), (int)rte_socket_id());
 	if (!e->pool) {
 		rc = sl_err_set(-ENOMEM, "mbuf pool of %u: %s (raise -m)", nmbufs,
 		                rte_strerror(rte_errno));

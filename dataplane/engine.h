@@ -29,6 +29,8 @@
 	X(ring_size, uint32_t, 1024, 64, 65536, "frames each rx->shard ring holds (power of two)") \
 	X(nb_rxd, uint32_t, 1024, 64, 16384, "rx descriptors per queue")                           \
 	X(nb_txd, uint32_t, 1024, 64, 16384, "tx descriptors per queue")                           \
+	X(mtu, uint32_t, 1500, 576, 9600,                                                          \
+	  "port MTU (jumbo frames: 9000); mbufs are sized to hold a whole frame")                  \
 	X(store_poll_us, uint32_t, 10, 0, 1000,                                                    \
 	  "a shard lcore polls its store this often, or after 32 appends (0: every loop)")         \
 	X(tx_backlog, uint32_t, 4096, 64, 1u << 20,                                                \
@@ -117,6 +119,8 @@ struct sl_engine;
 /* Private area the engine needs in every mbuf it receives. PMDs that pass
  * the sender's mbufs through (net_ring) need pools created with it. */
 uint16_t sl_engine_mbuf_priv_size(void);
+/* Data room of the engine's mbufs for a port MTU. */
+uint16_t sl_engine_mbuf_data_room(uint32_t mtu);
 
 /* Sets up pools, rings and the port, and opens every stream's shard logs
  * (each on its shard lcore's store). Blocks. Errors carry sl_errmsg(). */

@@ -68,8 +68,8 @@ static void eal_up(const char *lcores)
 
 		port = (uint16_t)rte_eth_from_rings("sl_t", rxs, 2, txs, 4, 0);
 	}
-	pool = rte_pktmbuf_pool_create("t_pool", 16383, 64, sl_engine_mbuf_priv_size(),
-	                               RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	pool = rte_pktmbuf_pool_create("t_pool", 8191, 64, sl_engine_mbuf_priv_size(),
+	                               sl_engine_mbuf_data_room(9000), 0);
 	cr_assert(pool);
 }
 
@@ -156,8 +156,8 @@ static void make_rec(struct rec *r, unsigned i)
 	memcpy(r->data, &i, sizeof(i));
 }
 
-static uint32_t build_put(uint8_t *buf, uint64_t producer, uint64_t batch, uint32_t stream,
-                          unsigned mode, const struct rec *recs, unsigned n)
+static uint32_t build_put_cap(uint8_t *buf, uint32_t cap, uint64_t producer, uint64_t batch,
+                              uint32_t stream, unsigned mode, const struct rec *recs, unsigned n)
 {
 	uint32_t len = sl_wire_begin(buf, SL_WIRE_PUT, (uint16_t)mode, producer, batch, stream);
 
@@ -165,17 +165,23 @@ static uint32_t build_put(uint8_t *buf, uint64_t producer, uint64_t batch, uint3
 		uint8_t h[16];
 
 		sl_wire_hash_key(recs[i].key, recs[i].key_len, h);
-		cr_assert_eq(sl_wire_put_add(buf, 1472, &len, recs[i].key, recs[i].key_len, h,
-		                             false, recs[i].data, recs[i].data_len),
+		cr_assert_eq(sl_wire_put_add(buf, cap, &len, recs[i].key, recs[i].key_len, h, false,
+		                             recs[i].data, recs[i].data_len),
 		             0);
 	}
 	return sl_wire_finish(buf, len, (uint16_t)n);
 }
 
+static uint32_t build_put(uint8_t *buf, uint64_t producer, uint64_t batch, uint32_t stream,
+                          unsigned mode, const struct rec *recs, unsigned n)
+{
+	return build_put_cap(buf, 1472, producer, batch, stream, mode, recs, n);
+}
+
 /* One answer frame from the engine: header and a copy of the payload. */
 struct answer {
 	struct sl_wire_hdr h;
-	uint8_t payload[2048];
+	uint8_t payload[9000];
 };
 
 /* Waits (bounded) for the next answer; false if none came. */
@@ -697,4 +703,35 @@ Test(engine, two_rx_queues_two_rx_lcores)
 	rx_queues = 2;
 	eal_up("0@0,1@0,2@0");
 	run_frames_to_storage(2, SL_WIRE_ACK_DURABLE);
+}
+
+static void jumbo(struct sl_engine_config *c)
+{
+	c->mtu = 9000;
+}
+
+Test(engine, jumbo_frames_with_mtu_9000)
+{
+	/* 60 records in one ~7 KB datagram: the engine's mbufs hold a whole
+	 * jumbo frame (one segment) and the answer. */
+	enum { PER = 60 };
+	struct rec recs[PER];
+	struct result res[PER];
+	uint8_t buf[9000];
+	uint32_t len;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "big", 4, jumbo);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+	len = build_put_cap(buf, 8972, 6, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER);
+	cr_assert_gt(len, 4000);
+	send_payload(buf, len);
+	cr_assert_eq(collect(res, PER, 1, PER, 10000), PER);
+	for (unsigned i = 0; i < PER; i++)
+		cr_assert_eq(res[i].status, SL_WIRE_OK, "record %u", i);
+	cr_assert_eq(counter(SL_EC_rx_segmented), 0);
+	cr_assert_eq(counter(SL_EC_appended), PER);
 }
