@@ -40,6 +40,7 @@ enum opt_id {
 	OPT_ATTEMPTS,
 	OPT_FRAME,
 	OPT_INFLIGHT,
+	OPT_OPEN,
 	OPT_QUIET,
 	OPT_PRINT,
 	OPT_COUNT,
@@ -64,6 +65,8 @@ static const struct {
         {"max-attempts", OPT_ATTEMPTS, "N", "sends per frame before its records fail (20)"},
         {"frame-bytes", OPT_FRAME, "N", "largest datagram (1472)"},
         {"max-inflight", OPT_INFLIGHT, "N", "frames sent and not answered at most (256)"},
+        {"max-open-frames", OPT_OPEN, "N",
+         "frames filling at once, one per shard (0: min(shards, 64); 1: one mixed frame)"},
         {"quiet", OPT_QUIET, NULL, "no summary on stderr"},
         {"print", OPT_PRINT, NULL, "one line per record: <index> <key> <shard> <seq> <STATUS>"},
         {"count", OPT_COUNT, "N", "load mode: generate N records"},
@@ -333,6 +336,10 @@ int main(int argc, char **argv)
 		case OPT_INFLIGHT:
 			ok = parse_u64(optarg, 1, SL_PRODUCER_MAX_INFLIGHT, &v);
 			c.max_inflight = (uint32_t)v;
+			break;
+		case OPT_OPEN:
+			ok = parse_u64(optarg, 0, SL_PRODUCER_MAX_OPEN, &v);
+			c.max_open_frames = (uint32_t)v;
 			break;
 		case OPT_QUIET:
 			quiet = true;
