@@ -137,6 +137,8 @@ static int check(const void *buf, size_t len, bool crc, struct sl_wire_hdr *ret_
 	}
 	if (rc == 0 && (h.type == SL_WIRE_PUT ? h.floor > h.batch_seq : h.floor != 0))
 		rc = DROP(FLOOR);
+	if (rc == 0 && h.type == SL_WIRE_PUT && h.producer_id == 0)
+		rc = DROP(PRODUCER);
 	if (rc == 0)
 		*ret_hdr = h;
 	return rc;

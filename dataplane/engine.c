@@ -225,13 +225,15 @@ static inline const struct sl_routes *load_routes(struct sl_engine *e)
 
 /* Swaps in next and frees the previous table once every lcore has passed
  * a quiescent state. Control thread only; blocks while lcores run. */
-static void publish_routes(struct sl_engine *e, struct sl_routes *next, bool running)
+static void publish_routes(struct sl_engine *e, struct sl_routes *next)
 {
 	struct sl_routes *prev;
 
 	/* release: the table is complete before readers can see it. */
 	prev = __atomic_exchange_n(&e->routes, next, __ATOMIC_ACQ_REL);
-	if (prev && running)
+	/* Returns at once when no lcore is registered (create, after wait);
+	 * a main lcore running its roles counts too. */
+	if (prev)
 		rte_rcu_qsbr_synchronize(e->qs, RTE_QSBR_THRID_INVALID);
 	sl_routes_free(prev);
 }
@@ -732,7 +734,14 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 	if (nok == 0)
 		return;
 
-	if (de && de->count == nok) {
+	if (de && de->count != nok) {
+		/* The same (producer, batch) with other records: a producer
+		 * reusing a batch number. Appending would duplicate; refuse. */
+		CNT(l, batch_reused, nok);
+		answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_INVALID, fm->ack_mode);
+		return;
+	}
+	if (de) {
 		/* A retry of a part already appended: the original numbers. */
 		if (de->failed) {
 			answer_now(l, fm, ok, nok, 0, sl->shard_id, SL_WIRE_FAILED, fm->ack_mode);
@@ -865,7 +874,7 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 		/* Too many live producers to remember their retries: retry later. */
 		CNT(l, throttled_dedup, mine);
 		for (unsigned i = 0; i < mine; i++)
-			answer_now(l, fm, &idx[i], 1, 0, s->shards[fm->route[idx[i]]].shard_id,
+			answer_now(l, fm, &idx[i], 1, 0, l->slots[slot_of[i]].shard_id,
 			           SL_WIRE_THROTTLED, fm->ack_mode);
 		rte_pktmbuf_free(m);
 		return;
@@ -916,7 +925,10 @@ static int shard_poll_store(struct lcore *l)
 		}
 		if (failed)
 			CNT(l, append_failed, ev[i].count);
-		l->pending--;
+		/* One event per held ack (storage reports a WRITTEN-only batch
+		 * once, even if the log fails later). */
+		if (l->pending)
+			l->pending--;
 		send_held_ack(l, am, failed);
 	}
 	return n < 0 ? 0 : n;
@@ -1001,12 +1013,14 @@ static int lcore_main(void *arg)
 			rte_rcu_qsbr_thread_online(e->qs, l->idx);
 		}
 	}
-	/* Drain: what was appended gets its answer (bounded by 5 s). */
+	/* Drain: frames already queued are appended and everything appended
+	 * gets its answer (bounded by 5 s; then storage is waited for). */
 	if (l->shard_idx >= 0) {
 		int64_t until = sl_mono_ns() + 5000000000ll;
 
-		while (l->pending && sl_mono_ns() < until) {
+		for (;;) {
 			const struct sl_routes *rt = load_routes(e);
+			unsigned got = 0;
 
 			for (unsigned r = 0; r < e->c.nrx; r++) {
 				struct rte_mbuf *frames[SHARD_BURST];
@@ -1015,11 +1029,21 @@ static int lcore_main(void *arg)
 
 				for (unsigned i = 0; i < n; i++)
 					shard_frame(l, rt, frames[i]);
+				got += n;
 			}
 			shard_poll_store(l);
 			if (l->ntx)
 				tx_flush(l);
 			rte_rcu_qsbr_quiescent(e->qs, l->idx);
+			if ((!l->pending && got == 0) || sl_mono_ns() >= until)
+				break;
+		}
+		if (l->pending) {
+			/* Blocking is fine now: wait for durability, then answer. */
+			for (uint32_t k = 0; k < l->nslots; k++)
+				(void)sl_log_sync(l->slots[k].log);
+			for (int tries = 0; l->pending && tries < 1000; tries++)
+				shard_poll_store(l);
 		}
 	}
 	/* Answers still waiting for the port get up to 100 ms more. */
@@ -1372,7 +1396,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		sl_routes_free(rt);
 		goto fail;
 	}
-	publish_routes(e, rt, false);
+	publish_routes(e, rt);
 	rc = port_setup(e);
 	if (rc < 0)
 		goto fail;
@@ -1410,6 +1434,17 @@ void sl_engine_wait(struct sl_engine *e)
 		if (e->launched & (1ull << i))
 			rte_eal_wait_lcore(e->lc[i]->lcore_id);
 	e->launched = 0;
+	/* What an rx lcore queued after its shard lcore's last look is not
+	 * answered: counted, so the stop is not silent about it. */
+	for (unsigned r = 0; r < e->c.nrx; r++)
+		for (unsigned s = 0; s < e->c.nshard; s++) {
+			struct rte_mbuf *m;
+
+			while (rte_ring_dequeue(e->rings[r][s], (void **)&m) == 0) {
+				CNT(e->shard_lc[s], stop_dropped, 1);
+				rte_pktmbuf_free(m);
+			}
+		}
 }
 
 int sl_engine_run(struct sl_engine *e)
@@ -1440,7 +1475,7 @@ int sl_engine_republish_routes(struct sl_engine *e)
 
 	if (rc < 0)
 		return rc;
-	publish_routes(e, next, e->launched != 0);
+	publish_routes(e, next);
 	return 0;
 }
 

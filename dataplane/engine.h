@@ -95,11 +95,13 @@ void sl_engine_config_default(struct sl_engine_config *c);
 	X(append_batches, "batches appended")                                                      \
 	X(append_failed, "records whose log failed")                                               \
 	X(dedup_hits, "retried batch parts answered from memory")                                  \
+	X(batch_reused, "records answered INVALID: a batch number reused for other records")       \
 	X(dedup_pending, "retried batch parts answered PENDING")                                   \
 	X(acks, "ACK frames sent")                                                                 \
 	X(tx_dropped, "frames the port would not take")                                            \
 	X(fault_injected, "packets the fault shim dropped, duplicated or delayed")                 \
-	X(nombuf, "answers not sent: no mbuf")
+	X(nombuf, "answers not sent: no mbuf")                                                     \
+	X(stop_dropped, "frames still queued when the engine was freed (unanswered)")
 
 enum sl_engine_counter {
 #define SL_X_ENUM(n, d) SL_EC_##n,
@@ -128,7 +130,8 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
                      struct sl_engine **ret);
 
 /* Runs the lcores until sl_engine_stop(); the calling (main) lcore takes
- * its own roles, if any. Returns 0 or the first lcore error. */
+ * its own roles, if any. Returns 0, or -errno when an lcore could not be
+ * launched. */
 int sl_engine_run(struct sl_engine *e);
 
 /* The same in two halves, for callers whose main lcore has no role (tests,

@@ -1090,11 +1090,14 @@ static int emit(struct sl_log *log, struct sl_log_event *ev, unsigned max)
 			put_event(log, p, SL_EV_DURABLE, 0, &ev[n++]);
 		}
 	}
-	/* A failed log reports every batch that will never be durable. */
+	/* A failed log reports every batch that will never be durable, except
+	 * one that asked only for WRITTEN and already got it: its caller had
+	 * its one event (and may have released what the cookie names). */
 	for (; log->err && log->ev_d < log->pend_tail; log->ev_d++) {
 		const struct pend *p = &log->pend[log->ev_d % log->pend_cap];
+		bool reported = !(p->notify & SL_NOTIFY_DURABLE) && log->ev_d < log->ev_w;
 
-		if (p->notify) {
+		if (p->notify && !reported) {
 			if (n == max)
 				return (int)n;
 			put_event(log, p, SL_EV_FAILED, log->err, &ev[n++]);

@@ -149,7 +149,9 @@ int sl_log_append(struct sl_log *log, const struct sl_record_in *recs, unsigned 
 enum sl_log_event_kind {
 	SL_EV_WRITTEN = 1,
 	SL_EV_DURABLE = 2,
-	SL_EV_FAILED = 3, /* the batch will never be durable: the log failed */
+	SL_EV_FAILED = 3, /* the batch will never be durable: the log failed (not
+	                   * reported for a WRITTEN-only batch already reported
+	                   * written) */
 };
 
 struct sl_log_event {

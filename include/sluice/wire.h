@@ -185,6 +185,7 @@ enum sl_wire_status {
 	X(RECORD, "record runs past the frame end or has a bad header")                            \
 	X(TRAILING, "bytes after the last record")                                                 \
 	X(FLOOR, "floor above the batch sequence, or set outside a PUT")                           \
+	X(PRODUCER, "producer id 0 on a PUT")                                                      \
 	X(NAME, "stream name empty or too long")
 
 enum sl_wire_drop {

@@ -664,3 +664,14 @@ Test(wire, floor_is_checked)
 	len = sl_wire_finish(buf, len + 1, 0);
 	cr_assert_eq(sl_wire_drop_of(sl_wire_check(buf, len, &h)), SL_WIRE_DROP_FLOOR);
 }
+
+Test(wire, put_from_producer_zero_is_dropped)
+{
+	uint8_t buf[256], key = 'k', hash[16] = {0}, data = 1;
+	struct sl_wire_hdr h;
+	uint32_t len = sl_wire_begin(buf, SL_WIRE_PUT, 0, 0, 1, 1);
+
+	cr_assert_eq(sl_wire_put_add(buf, sizeof(buf), &len, &key, 1, hash, false, &data, 1), 0);
+	len = sl_wire_finish(buf, len, 1);
+	cr_assert_eq(sl_wire_drop_of(sl_wire_check(buf, len, &h)), SL_WIRE_DROP_PRODUCER);
+}

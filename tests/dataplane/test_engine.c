@@ -735,3 +735,28 @@ Test(engine, jumbo_frames_with_mtu_9000)
 	cr_assert_eq(counter(SL_EC_rx_segmented), 0);
 	cr_assert_eq(counter(SL_EC_appended), PER);
 }
+
+Test(engine, a_batch_number_reused_for_other_records_is_refused)
+{
+	/* Same producer and batch number, one record fewer the second time:
+	 * not a retry, so it must not be appended (nor answered OK). */
+	enum { PER = 5 };
+	struct rec recs[PER];
+	struct result first[PER], second[PER];
+	uint8_t buf[1500];
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 1, NULL);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i);
+		first[i].status = second[i].status = -1;
+	}
+	send_payload(buf, build_put(buf, 11, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER));
+	cr_assert_eq(collect(first, PER, 1, PER, 10000), PER);
+	send_payload(buf, build_put(buf, 11, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER - 1));
+	cr_assert_eq(collect(second, PER, 1, PER - 1, 10000), PER - 1);
+	for (unsigned i = 0; i < PER - 1; i++)
+		cr_assert_eq(second[i].status, SL_WIRE_INVALID, "record %u", i);
+	cr_assert_eq(counter(SL_EC_appended), PER);
+	cr_assert_eq(counter(SL_EC_batch_reused), PER - 1);
+}
