@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -966,4 +967,67 @@ Test(e2e, ipv6_producer)
 	sluiced_stop(&d);
 	verify_disk("v6", 2, runs, 1, 50);
 	runs_free(runs, 1);
+}
+
+/* Runs sluiced with args (no network: every case fails or exits before EAL
+ * starts) and returns its exit status; its stderr goes to errbuf. */
+static int run_sluiced(const char *const *args, char *errbuf, size_t cap)
+{
+	int pipefd[2], status = -1;
+	pid_t pid;
+	ssize_t got = 0, r;
+
+	cr_assert_eq(pipe(pipefd), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		const char *argv[16] = {getenv("SLUICED")};
+		unsigned n = 1;
+
+		for (; args[n - 1] && n < 15; n++)
+			argv[n] = args[n - 1];
+		argv[n] = NULL;
+		dup2(pipefd[1], 2);
+		dup2(pipefd[1], 1);
+		close(pipefd[0]);
+		/* Should a case wrongly start the engine, it stays in this
+		 * test's namespace and dies within 20 s (SIGALRM survives exec). */
+		alarm(20);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (got < (ssize_t)cap - 1 && (r = read(pipefd[0], errbuf + got, cap - 1 - got)) > 0)
+		got += r;
+	errbuf[got] = 0;
+	close(pipefd[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+Test(e2e, sluiced_rejects_bad_arguments_with_a_reason)
+{
+	char out[8192];
+
+	if (!getenv("SLUICED"))
+		cr_skip_test("SLUICED not set");
+	if (unshare(CLONE_NEWNET) != 0)
+		cr_skip_test("cannot create a network namespace: %s", strerror(errno));
+	cr_assert_eq(run_sluiced((const char *[]){"--stream", "bad/name", NULL}, out, sizeof(out)),
+	             2, "%s", out);
+	cr_assert(strstr(out, "bad/name"), "%s", out);
+	cr_assert_eq(run_sluiced((const char *[]){"--stream", "s:0", NULL}, out, sizeof(out)), 2);
+	cr_assert_eq(run_sluiced((const char *[]){"--set", "no_such=1", NULL}, out, sizeof(out)),
+	             2);
+	cr_assert(strstr(out, "no_such"), "%s", out);
+	cr_assert_eq(run_sluiced((const char *[]){"--set", "rx_burst=x", NULL}, out, sizeof(out)),
+	             2);
+	cr_assert_eq(run_sluiced((const char *[]){"--ip4", "300.1.1.1", NULL}, out, sizeof(out)),
+	             2);
+	cr_assert_eq(run_sluiced((const char *[]){"--udp-port", "0", NULL}, out, sizeof(out)), 2);
+	cr_assert_eq(run_sluiced((const char *[]){"extra", NULL}, out, sizeof(out)), 2);
+	cr_assert_eq(run_sluiced((const char *[]){"--help", NULL}, out, sizeof(out)), 0);
+	cr_assert(strstr(out, "--stream"), "%s", out);
+	cr_assert_eq(run_sluiced((const char *[]){"--print-config", NULL}, out, sizeof(out)), 0);
+	cr_assert(strstr(out, "dedup_entries") && strstr(out, "store.segment_bytes"), "%s", out);
 }
