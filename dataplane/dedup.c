@@ -253,3 +253,26 @@ uint64_t sl_dedup_refusals(const struct sl_dedup *d)
 {
 	return d->refusals;
 }
+
+void sl_dedup_foreach(const struct sl_dedup *d,
+                      void (*fn)(void *arg, const struct sl_dedup_entry *e), void *arg)
+{
+	for (uint32_t i = 0; i <= d->mask; i++) {
+		const struct sl_dedup_entry *e = &d->e[(d->next + i) & d->mask];
+
+		if (e->used)
+			fn(arg, e);
+	}
+}
+
+bool sl_dedup_producer(const struct sl_dedup *d, uint64_t producer_id, uint64_t *ret_floor,
+                       int64_t *ret_last_ns)
+{
+	const struct producer *p = producer_find((struct sl_dedup *)d, producer_id);
+
+	if (!p)
+		return false;
+	*ret_floor = p->floor;
+	*ret_last_ns = p->last_ns;
+	return true;
+}

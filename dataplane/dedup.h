@@ -22,6 +22,7 @@
 #ifndef SL_DATAPLANE_DEDUP_H
 #define SL_DATAPLANE_DEDUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct sl_dedup_entry {
@@ -69,6 +70,15 @@ void sl_dedup_cancel(struct sl_dedup *d, struct sl_dedup_entry *e);
 uint32_t sl_dedup_index(const struct sl_dedup *d, const struct sl_dedup_entry *e);
 /* The entry at index if it still has generation gen, else NULL. */
 struct sl_dedup_entry *sl_dedup_get(struct sl_dedup *d, uint32_t index, uint32_t gen);
+
+/* Calls fn for every remembered entry, oldest first. */
+void sl_dedup_foreach(const struct sl_dedup *d,
+                      void (*fn)(void *arg, const struct sl_dedup_entry *e), void *arg);
+
+/* What the table knows of a producer: its floor and when it was last seen.
+ * Returns false if it knows nothing of it. */
+bool sl_dedup_producer(const struct sl_dedup *d, uint64_t producer_id, uint64_t *ret_floor,
+                       int64_t *ret_last_ns);
 
 uint64_t sl_dedup_evictions(const struct sl_dedup *d);
 /* Inserts refused because the oldest entry was not safe to forget. */

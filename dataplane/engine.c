@@ -26,6 +26,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -134,9 +135,12 @@ struct sl_engine {
 	struct rte_rcu_qsbr *qs;
 	struct sl_routes *routes; /* RCU-published; see load_routes() */
 	bool port_started;
+	bool started_ok; /* created completely: a stop may save the retry memory */
 	volatile int stop;
-	uint64_t launched;          /* lcores running lcore_main, by index */
-	uint64_t poll_interval_tsc; /* store_poll_us in TSC cycles */
+	uint64_t launched;             /* lcores running lcore_main, by index */
+	uint64_t poll_interval_tsc;    /* store_poll_us in TSC cycles */
+	uint64_t retry_memory_loaded;  /* batch parts loaded at create */
+	uint64_t retry_memory_skipped; /* lines of the file not loaded */
 	unsigned nlcores;
 	struct lcore *lc[SL_ENGINE_MAX_LCORES];
 	struct lcore *shard_lc[SL_ENGINE_MAX_LCORES];
@@ -1162,6 +1166,7 @@ static int port_setup(struct sl_engine *e)
 	if (rc < 0)
 		return sl_err_set(rc, "port %u: start: %s", c->port_id, rte_strerror(-rc));
 	e->port_started = true;
+	e->started_ok = true;
 	/* Neighbour solicitations go to a solicited-node multicast group. */
 	(void)rte_eth_allmulticast_enable(c->port_id);
 	{
@@ -1259,6 +1264,159 @@ static int open_logs(struct sl_engine *e, const struct sl_routes *rt)
 		}
 	}
 	return 0;
+}
+
+/* ---- retry memory across a clean restart ----
+ *
+ * At a clean stop, once every log has closed (so every batch appended is
+ * durable), each shard lcore's remembered batch parts are written to
+ * <data_dir>/retry-memory (temporary file, fsync, rename); the next start
+ * loads them into the lcore that then owns each shard and removes the file.
+ * A producer retrying across a planned restart therefore gets its original
+ * sequence numbers. After a crash there is no file: retries that reach a
+ * restarted engine are appended again (at-least-once). One line per part:
+ *
+ *   E <producer> <batch> <stream> <shard> <first_seq> <count> <floor> <age_ms>
+ *
+ * after a first line "sluice-retry-memory 1". The file is data: a line that
+ * does not parse or names no current shard is skipped and counted.
+ */
+#define RETRY_MEMORY_FILE  "retry-memory"
+#define RETRY_MEMORY_MAGIC "sluice-retry-memory 1"
+
+struct save_ctx {
+	FILE *f;
+	const struct sl_dedup *d;
+	const bool *log_ok; /* per slot of the lcore: its log closed cleanly */
+	const struct lcore *l;
+	int64_t now;
+	uint64_t saved;
+};
+
+static void save_entry(void *arg, const struct sl_dedup_entry *de)
+{
+	struct save_ctx *x = arg;
+	uint64_t floor = 0;
+	int64_t last = x->now;
+	bool ok = false;
+
+	if (de->failed || de->count == 0)
+		return;
+	for (uint32_t k = 0; k < x->l->nslots; k++)
+		if (x->l->slots[k].stream == de->stream && x->l->slots[k].shard_id == de->shard_id)
+			ok = x->log_ok[k];
+	if (!ok)
+		return;
+	(void)sl_dedup_producer(x->d, de->producer_id, &floor, &last);
+	fprintf(x->f, "E %" PRIu64 " %" PRIu64 " %u %u %" PRIu64 " %u %" PRIu64 " %" PRId64 "\n",
+	        de->producer_id, de->batch_seq, de->stream, de->shard_id, de->first_seq,
+	        (unsigned)de->count, floor, (x->now - last) / 1000000);
+	x->saved++;
+}
+
+static int retry_memory_path(const struct sl_engine *e, const char *suffix, char *buf, size_t cap)
+{
+	if (snprintf(buf, cap, "%s/%s%s", e->c.data_dir, RETRY_MEMORY_FILE, suffix) >= (int)cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Owner threads are gone: runs on the freeing thread. log_ok[lcore][slot]. */
+static void retry_memory_save(struct sl_engine *e, bool **log_ok)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct save_ctx x = {.now = sl_mono_ns()};
+	int fd;
+
+	if (retry_memory_path(e, "", path, sizeof(path)) < 0 ||
+	    retry_memory_path(e, ".tmp", tmp, sizeof(tmp)) < 0)
+		return;
+	x.f = fopen(tmp, "we");
+	if (!x.f)
+		return;
+	fprintf(x.f, "%s\n", RETRY_MEMORY_MAGIC);
+	for (unsigned j = 0; j < e->c.nshard; j++) {
+		struct lcore *l = e->shard_lc[j];
+
+		if (!l || !l->dedup || !log_ok[j])
+			continue;
+		x.d = l->dedup;
+		x.l = l;
+		x.log_ok = log_ok[j];
+		sl_dedup_foreach(l->dedup, save_entry, &x);
+	}
+	if (fflush(x.f) != 0 || fsync(fileno(x.f)) != 0) {
+		fclose(x.f);
+		unlink(tmp);
+		return;
+	}
+	fclose(x.f);
+	if (rename(tmp, path) != 0) {
+		unlink(tmp);
+		return;
+	}
+	fd = open(e->c.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/* Before the lcores run: loads and removes the file a clean stop left. */
+static void retry_memory_load(struct sl_engine *e, const struct sl_routes *rt)
+{
+	char path[PATH_MAX], line[256];
+	int64_t now = sl_mono_ns();
+	FILE *f;
+
+	if (retry_memory_path(e, "", path, sizeof(path)) < 0)
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(line, sizeof(line), f) ||
+	    strncmp(line, RETRY_MEMORY_MAGIC, strlen(RETRY_MEMORY_MAGIC)) != 0) {
+		e->retry_memory_skipped++;
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t producer, batch, first_seq, floor;
+		unsigned stream, shard, count;
+		int64_t age_ms;
+		const struct sl_route_stream *s;
+		struct sl_dedup_entry *de;
+		struct lcore *l;
+		char end;
+
+		if (sscanf(line,
+		           "E %" SCNu64 " %" SCNu64 " %u %u %" SCNu64 " %u %" SCNu64 " %" SCNd64
+		           "%c",
+		           &producer, &batch, &stream, &shard, &first_seq, &count, &floor, &age_ms,
+		           &end) != 9 ||
+		    end != '\n' || producer == 0 || count == 0 || count > SL_WIRE_MAX_RECORDS ||
+		    age_ms < 0 || (s = sl_routes_stream(rt, stream)) == NULL ||
+		    shard >= s->nshards) {
+			e->retry_memory_skipped++;
+			continue;
+		}
+		l = e->shard_lc[s->shards[shard].lcore];
+		if (sl_dedup_producer_seen(l->dedup, producer, floor, now - age_ms * 1000000) < 0) {
+			e->retry_memory_skipped++;
+			continue;
+		}
+		de = sl_dedup_insert(l->dedup, producer, batch, stream, shard, now);
+		if (!de) {
+			e->retry_memory_skipped++;
+			continue;
+		}
+		de->first_seq = first_seq;
+		de->count = (uint16_t)count;
+		de->level = SL_WIRE_ACK_DURABLE; /* saved after a clean close */
+		e->retry_memory_loaded++;
+	}
+out:
+	fclose(f);
+	unlink(path);
 }
 
 int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_set *streams,
@@ -1396,6 +1554,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		sl_routes_free(rt);
 		goto fail;
 	}
+	retry_memory_load(e, rt);
 	publish_routes(e, rt);
 	rc = port_setup(e);
 	if (rc < 0)
@@ -1479,6 +1638,12 @@ int sl_engine_republish_routes(struct sl_engine *e)
 	return 0;
 }
 
+void sl_engine_retry_memory(const struct sl_engine *e, uint64_t *ret_loaded, uint64_t *ret_skipped)
+{
+	*ret_loaded = e->retry_memory_loaded;
+	*ret_skipped = e->retry_memory_skipped;
+}
+
 const char *sl_engine_storage_backend(const struct sl_engine *e, int *ret_uring_error)
 {
 	const struct sl_store *st = e->shard_lc[0]->store;
@@ -1534,6 +1699,30 @@ void sl_engine_free(struct sl_engine *e)
 	if (e->port_started) {
 		rte_eth_dev_stop(e->c.port_id);
 		rte_eth_dev_close(e->c.port_id);
+	}
+	{
+		/* Logs first (every batch durable), then what the retry memory
+		 * says about them, then the rest. */
+		bool *log_ok[SL_ENGINE_MAX_LCORES] = {0};
+
+		for (unsigned j = 0; j < e->c.nshard; j++) {
+			struct lcore *l = e->shard_lc[j];
+
+			if (!l || !l->store)
+				continue;
+			log_ok[j] = calloc(l->nslots ? l->nslots : 1, sizeof(bool));
+			for (uint32_t k = 0; k < l->nslots; k++) {
+				int rc = l->slots[k].log ? sl_log_close(l->slots[k].log) : -1;
+
+				l->slots[k].log = NULL;
+				if (log_ok[j])
+					log_ok[j][k] = rc == 0;
+			}
+		}
+		if (e->started_ok)
+			retry_memory_save(e, log_ok);
+		for (unsigned j = 0; j < SL_ENGINE_MAX_LCORES; j++)
+			free(log_ok[j]);
 	}
 	for (unsigned i = 0; i < e->nlcores; i++) {
 		struct lcore *l = e->lc[i];

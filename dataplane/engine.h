@@ -143,6 +143,10 @@ void sl_engine_wait(struct sl_engine *e);
 /* Async-signal-safe. */
 void sl_engine_stop(struct sl_engine *e);
 
+/* Batch parts the retry memory loaded at create from a clean stop's file,
+ * and lines of it skipped (malformed, unknown shard, no room). */
+void sl_engine_retry_memory(const struct sl_engine *e, uint64_t *ret_loaded, uint64_t *ret_skipped);
+
 /* The storage backend the shard lcores' stores got, and when io_uring was
  * wanted but unavailable, why (-errno; 0 otherwise). */
 const char *sl_engine_storage_backend(const struct sl_engine *e, int *ret_uring_error);

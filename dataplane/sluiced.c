@@ -582,6 +582,15 @@ int main(int argc, char **argv)
 			printf(" (io_uring unavailable: %s)", strerror(-uring_err));
 		printf("\n");
 	}
+	{
+		uint64_t loaded, skipped;
+
+		sl_engine_retry_memory(engine, &loaded, &skipped);
+		if (loaded || skipped)
+			printf("sluiced: retry memory from the last clean stop: %" PRIu64
+			       " batch parts loaded, %" PRIu64 " lines skipped\n",
+			       loaded, skipped);
+	}
 	printf("sluiced: ready: producers send UDP to %s%s%s%s%s port %u%s%s\n", ip4s,
 	       *ip4s && *ip6s ? " and [" : (*ip6s ? "[" : ""), ip6s, *ip6s ? "]" : "", "",
 	       c.self.udp_port, o.tap_iface ? " via " : "", o.tap_iface ? o.tap_iface : "");

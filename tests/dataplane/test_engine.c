@@ -37,7 +37,7 @@ static struct rte_ring *rxr, *rxr2, *txr;
 static unsigned rx_queues = 1; /* two: the second rx lcore polls rxr2 */
 static unsigned sent_frames;
 static struct rte_mempool *pool;
-static uint16_t port;
+static uint16_t port, port2; /* port2: the same rings, for a second engine */
 static struct sl_engine *eng;
 static char *dir;
 static struct sl_pkt_reply to_engine;
@@ -67,6 +67,7 @@ static void eal_up(const char *lcores)
 		struct rte_ring *rxs[2] = {rxr, rxr2};
 
 		port = (uint16_t)rte_eth_from_rings("sl_t", rxs, 2, txs, 4, 0);
+		port2 = (uint16_t)rte_eth_from_rings("sl_t2", rxs, 2, txs, 4, 0);
 	}
 	pool = rte_pktmbuf_pool_create("t_pool", 8191, 64, sl_engine_mbuf_priv_size(),
 	                               sl_engine_mbuf_data_room(9000), 0);
@@ -81,7 +82,8 @@ static void engine_up(unsigned nshard_lcores, const char *streams_spec, uint32_t
 	struct rte_ether_addr mac;
 
 	cr_assert(set);
-	dir = t_tmpdir("engine");
+	if (!dir)
+		dir = t_tmpdir("engine");
 	sl_engine_config_default(&c);
 	c.port_id = port;
 	c.data_dir = dir;
@@ -759,4 +761,41 @@ Test(engine, a_batch_number_reused_for_other_records_is_refused)
 		cr_assert_eq(second[i].status, SL_WIRE_INVALID, "record %u", i);
 	cr_assert_eq(counter(SL_EC_appended), PER);
 	cr_assert_eq(counter(SL_EC_batch_reused), PER - 1);
+}
+
+Test(engine, retry_after_a_clean_restart_gets_the_original_numbers)
+{
+	/* The retry memory survives a clean stop: a producer whose ack was
+	 * lost resends after the restart and must not be appended twice. */
+	enum { PER = 11 };
+	struct rec recs[PER];
+	struct result first[PER], second[PER];
+	uint64_t loaded, skipped;
+	uint8_t buf[1500];
+	uint32_t len;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "keep", 3, NULL);
+	for (unsigned i = 0; i < PER; i++) {
+		make_rec(&recs[i], i);
+		first[i].status = second[i].status = -1;
+	}
+	len = build_put(buf, 21, 1, 1, SL_WIRE_ACK_DURABLE, recs, PER);
+	send_payload(buf, len);
+	cr_assert_eq(collect(first, PER, 1, PER, 10000), PER);
+	sl_engine_free(eng); /* clean stop: saves the retry memory */
+	eng = NULL;
+
+	port = port2;                  /* the first engine closed its port */
+	engine_up(1, "keep", 3, NULL); /* same data directory */
+	sl_engine_retry_memory(eng, &loaded, &skipped);
+	cr_assert_geq(loaded, 1);
+	cr_assert_eq(skipped, 0);
+	send_payload(buf, len); /* the retry */
+	cr_assert_eq(collect(second, PER, 1, PER, 10000), PER);
+	for (unsigned i = 0; i < PER; i++) {
+		cr_assert_eq(second[i].status, SL_WIRE_OK);
+		cr_assert_eq(second[i].seq, first[i].seq, "record %u", i);
+	}
+	cr_assert_eq(counter(SL_EC_appended), 0, "nothing appended twice");
 }
