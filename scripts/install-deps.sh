@@ -13,6 +13,7 @@ packages=(
 	libcriterion-dev
 	libdpdk-dev
 	libisal-dev
+	libjansson-dev
 	libssl-dev
 	liburing-dev
 	meson
