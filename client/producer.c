@@ -385,28 +385,24 @@ static void frame_fail(struct sl_producer *p, struct frame *f)
  */
 
 /*
- * The shard of hash key h under an even split of the 2^128 hash space in
- * n shards, exactly as the engine routes (dataplane/route.c): shard k owns
- * [floor(k * 2^128 / n), floor((k + 1) * 2^128 / n)), so the shard of h is
- * the largest k with floor(k * 2^128 / n) <= h, that is with
- * k * 2^128 < (h + 1) * n: k = floor((h * n + n - 1) / 2^128). (The
- * shortcut floor(h * n / 2^128) is one short when the low 128 bits of
- * h * n exceed 2^128 - n.) The 160-bit product is built from two 64x32
- * products, so nothing overflows.
+ * The shard of hash key h under the even split of the 2^128 hash space in
+ * n shards, exactly as Kinesis lays out a new stream and the engine routes
+ * (dataplane/route.c): shard k starts at k * q with q = floor(2^128 / n),
+ * the last one also takes the remainder, so the shard of h is
+ * min(floor(h / q), n - 1).
  */
 static uint32_t route_of(const uint8_t h[16], uint32_t n)
 {
 	typedef unsigned __int128 u128;
-	uint64_t hi = 0, lo = 0;
-	u128 low, high;
+	u128 v = 0, max = ~(u128)0, q, k;
 
-	for (int i = 0; i < 8; i++) {
-		hi = hi << 8 | h[i];
-		lo = lo << 8 | h[8 + i];
-	}
-	low = (u128)lo * n + (n - 1); /* < 2^97 */
-	high = (u128)hi * n + (uint64_t)(low >> 64);
-	return (uint32_t)(high >> 64);
+	for (int i = 0; i < 16; i++)
+		v = v << 8 | h[i];
+	q = max / n;
+	if (max % n + 1 == n)
+		q++;
+	k = v / q;
+	return k >= n ? n - 1 : (uint32_t)k;
 }
 
 /* Opens a frame for shard slot `shard`, newest on the `oldest` list.

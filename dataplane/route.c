@@ -10,16 +10,13 @@
 
 sl_u128 sl_route_even_start(uint32_t k, uint32_t n)
 {
-	/* 2^128 = q * n + r, computed without a 129-bit type. */
+	/* q = floor(2^128 / n), computed without a 129-bit type. */
 	sl_u128 max = ~(sl_u128)0;
 	sl_u128 q = max / n;
-	sl_u128 r = max % n + 1;
 
-	if (r == n) {
+	if (max % n + 1 == n)
 		q++;
-		r = 0;
-	}
-	return q * k + (r * k) / n;
+	return q * k;
 }
 
 void sl_u128_format(sl_u128 v, char buf[40])

@@ -46,8 +46,9 @@ struct sl_routes {
 	struct sl_route_stream **by_id;  /* max_id + 1 entries, NULL where none */
 };
 
-/* Start of shard k of n when the 2^128 hash space is split evenly
- * (floor(k * 2^128 / n)), as Kinesis does at CreateStream. */
+/* Start of shard k of n when the 2^128 hash space is split evenly, as
+ * Kinesis does at CreateStream: k * floor(2^128 / n); the last shard also
+ * takes the remainder up to 2^128 - 1. */
 sl_u128 sl_route_even_start(uint32_t k, uint32_t n);
 
 /* Big-endian 16 bytes -> integer. */

@@ -144,17 +144,15 @@ static struct engine *eng;
 
 typedef unsigned __int128 u128;
 
-/* floor(k * 2^128 / n), the start of shard k of n (dataplane/route.c's
- * formula: 2^128 = q * n + r without a 129-bit type). */
+/* k * floor(2^128 / n), the start of shard k of n as Kinesis lays out a
+ * new stream (dataplane/route.c), computed here on its own. */
 static u128 even_start(uint32_t k, uint32_t n)
 {
-	u128 max = ~(u128)0, q = max / n, r = max % n + 1;
+	u128 max = ~(u128)0, q = max / n;
 
-	if (r == n) {
+	if (max % n + 1 == n)
 		q++;
-		r = 0;
-	}
-	return q * k + (r * k) / n;
+	return q * k;
 }
 
 static u128 hash_value(const uint8_t *h)

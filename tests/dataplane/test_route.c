@@ -2,7 +2,7 @@
 /*
  * Tests for dataplane/route.{h,c}: the even split of the 2^128 hash space
  * (against the starting hash keys Kinesis prints for CreateStream, and
- * against this file's own long division of k * 2^128 by n in 32-bit
+ * against this file's own long division of 2^128 by n (times k) in 32-bit
  * limbs), decimal formatting of 128-bit values (against a two-step
  * printf by 10^19), the big-endian hash key load, the binary search at
  * every range boundary and in uneven tables (against a linear scan), and
@@ -22,12 +22,13 @@ TestSuite(route, .timeout = 30);
 
 /* ---- independent references ---- */
 
-/* floor(k * 2^128 / n) for k < n: schoolbook division of the five 32-bit
- * limbs [k, 0, 0, 0, 0] (most significant first) by n. */
+/* k * floor(2^128 / n) for k < n (Kinesis's CreateStream layout):
+ * floor(2^128 / n) by schoolbook division of the five 32-bit limbs
+ * [1, 0, 0, 0, 0] (most significant first) by n, then times k. */
 static sl_u128 ref_even_start(uint32_t k, uint32_t n)
 {
-	uint64_t rem = k % n; /* the top limb's quotient, k / n, is 0 */
-	sl_u128 q = 0;
+	uint64_t rem = 1 % n; /* the top limb's quotient, 1 / n, is 0 unless n == 1 */
+	sl_u128 q = n == 1 ? 1 : 0;
 
 	for (int i = 0; i < 4; i++) {
 		uint64_t cur = rem << 32;
@@ -35,7 +36,7 @@ static sl_u128 ref_even_start(uint32_t k, uint32_t n)
 		q = q << 32 | (uint32_t)(cur / n);
 		rem = cur % n;
 	}
-	return q;
+	return n == 1 ? 0 : q * k; /* n == 1: one shard starting at 0 */
 }
 
 /* Decimal text by splitting at 10^19 (fits in uint64_t) twice. */
@@ -195,7 +196,12 @@ static void check_even(uint32_t n, uint32_t step)
 		sl_u128 last = k + 1 < n ? sl_route_even_start((uint32_t)k + 1, n) - 1 : U128_MAX;
 		sl_u128 width_m1 = last - s; /* width - 1, no overflow for n == 1 */
 
-		cr_assert(width_m1 == q - 1 || width_m1 == q, "n=%u k=%" PRIu64 ": width %s", n, k,
+		/* Every shard is q keys wide; the last one also takes the
+		 * remainder 2^128 mod n (Kinesis's layout). */
+		sl_u128 rem = (U128_MAX % n + 1) % n;
+		sl_u128 want_m1 = k + 1 < n ? q - 1 : q - 1 + rem;
+
+		cr_assert(width_m1 == want_m1, "n=%u k=%" PRIu64 ": width %s", n, k,
 		          fmt(width_m1, a));
 	}
 }
