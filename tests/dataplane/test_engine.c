@@ -36,6 +36,7 @@
 static struct rte_ring *rxr, *rxr2, *txr;
 static unsigned rx_queues = 1; /* two: the second rx lcore polls rxr2 */
 static unsigned sent_frames;
+static unsigned tx_ring_size = 65536; /* the port's tx side: what the peer takes */
 static struct rte_mempool *pool;
 static uint16_t port, port2; /* port2: the same rings, for a second engine */
 static struct sl_engine *eng;
@@ -59,7 +60,7 @@ static void eal_up(const char *lcores)
 		cr_skip_test("EAL does not start here (no --no-huge support?)");
 	rxr = rte_ring_create("t_rx", 8192, 0, 0);
 	rxr2 = rte_ring_create("t_rx2", 8192, 0, 0);
-	txr = rte_ring_create("t_tx", 65536, 0, 0);
+	txr = rte_ring_create("t_tx", tx_ring_size, 0, 0);
 	cr_assert(rxr && txr);
 	for (int i = 0; i < 4; i++)
 		txs[i] = txr;
@@ -798,4 +799,55 @@ Test(engine, retry_after_a_clean_restart_gets_the_original_numbers)
 		cr_assert_eq(second[i].seq, first[i].seq, "record %u", i);
 	}
 	cr_assert_eq(counter(SL_EC_appended), 0, "nothing appended twice");
+}
+
+static void small_backlog(struct sl_engine_config *c)
+{
+	c->tx_backlog = 64;
+}
+
+Test(engine, answers_wait_in_the_tx_backlog_and_only_its_overflow_is_dropped)
+{
+	/* The peer takes nothing (its ring is full): the engine keeps up to
+	 * tx_backlog answers, counts the rest as dropped, and sends the kept
+	 * ones once the peer has room again. */
+	enum { N = 100, BACKLOG = 64 };
+	struct rec r;
+	uint8_t buf[1500];
+	struct rte_mbuf *filler[256];
+	unsigned nfill = 0, got = 0;
+	struct answer a;
+	int64_t until;
+
+	tx_ring_size = 256;
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 1, small_backlog);
+	while (nfill < RTE_DIM(filler) && (filler[nfill] = rte_pktmbuf_alloc(pool)) != NULL &&
+	       rte_ring_enqueue(txr, filler[nfill]) == 0)
+		nfill++;
+	if (nfill < RTE_DIM(filler))
+		rte_pktmbuf_free(filler[nfill]);
+	cr_assert_eq(rte_ring_free_count(txr), 0, "the peer's ring is full");
+	make_rec(&r, 1);
+	for (unsigned b = 0; b < N; b++)
+		send_payload(buf, build_put(buf, 31, b + 1, 1, SL_WIRE_ACK_RECEIVED, &r, 1));
+	until = sl_mono_ns() + 10000000000ll;
+	while (counter(SL_EC_appended) < N && sl_mono_ns() < until)
+		usleep(1000);
+	cr_assert_eq(counter(SL_EC_appended), N);
+	until = sl_mono_ns() + 10000000000ll;
+	while (counter(SL_EC_tx_dropped) < N - BACKLOG && sl_mono_ns() < until)
+		usleep(1000);
+	cr_assert_eq(counter(SL_EC_tx_dropped), N - BACKLOG);
+	/* Room again: the held answers go out. */
+	for (unsigned i = 0; i < nfill; i++) {
+		struct rte_mbuf *m;
+
+		cr_assert_eq(rte_ring_dequeue(txr, (void **)&m), 0);
+		rte_pktmbuf_free(m);
+	}
+	while (got < BACKLOG && next_answer(&a, 5000))
+		got++;
+	cr_assert_eq(got, BACKLOG);
+	cr_assert_not(next_answer(&a, 200), "nothing beyond the backlog");
 }
