@@ -18,6 +18,7 @@
  * SIGUSR1 writes the counters to --stats-file.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -238,6 +239,30 @@ static int tap_kernel_setup(const char *iface, const char *ip4, const char *ip6)
 out:
 	close(fd);
 	return rc;
+}
+
+/* EAL leaves its runtime directory (/var/run/dpdk/<prefix>, one per run:
+ * the prefix carries our pid) behind even with --no-shconf, holding only
+ * the telemetry socket by then: both go with us. */
+static void eal_cleanup(void)
+{
+	char rundir[PATH_MAX];
+	DIR *d;
+
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (!rundir[0])
+		return;
+	d = opendir(rundir);
+	if (d) {
+		struct dirent *de;
+
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	rmdir(rundir);
 }
 
 static void write_stats(const char *path)
@@ -515,7 +540,7 @@ int main(int argc, char **argv)
 	}
 	if (rte_eth_dev_count_avail() == 0) {
 		fprintf(stderr, "sluiced: no DPDK port (give a NIC with -a or a --vdev)\n");
-		rte_eal_cleanup();
+		eal_cleanup();
 		return 1;
 	}
 
@@ -543,7 +568,7 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0) {
 		fprintf(stderr, "sluiced: %s\n", sl_errmsg());
-		rte_eal_cleanup();
+		eal_cleanup();
 		return 2;
 	}
 	c.data_dir = o.data_dir;
@@ -551,7 +576,7 @@ int main(int argc, char **argv)
 	rc = sl_engine_create(&c, streams, &engine);
 	if (rc < 0) {
 		fprintf(stderr, "sluiced: %s\n", *sl_errmsg() ? sl_errmsg() : strerror(-rc));
-		rte_eal_cleanup();
+		eal_cleanup();
 		return 1;
 	}
 	if (o.tap_iface) {
@@ -612,7 +637,7 @@ int main(int argc, char **argv)
 	}
 	sl_engine_free(engine);
 	engine = NULL;
-	rte_eal_cleanup();
+	eal_cleanup();
 	free(streams);
 	free(o.add);
 	return rc < 0 ? 1 : 0;

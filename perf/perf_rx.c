@@ -1117,8 +1117,16 @@ int main(int argc, char **argv)
 		ret = 1;
 	}
 out:
-	if (eal)
+	if (eal) {
+		/* EAL leaves its (by then empty) runtime directory behind
+		 * even with --no-shconf: one per run, so it goes too. */
+		char rundir[PATH_MAX];
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
+		if (rundir[0])
+			rmdir(rundir);
+	}
 	rm_rf(run_dir);
 	return ret;
 }

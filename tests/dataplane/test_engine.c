@@ -49,9 +49,8 @@ static void eal_up(const char *lcores)
 {
 	char prefix[64];
 	char lc[64];
-	char *argv[] = {"test", "--no-huge", "-m",
-	                "256",  "--no-pci",  "--no-shconf",
-	                prefix, lc,          "--log-level=*:error"};
+	char *argv[] = {"test",        "--no-huge",      "-m",   "768", "--no-pci",
+	                "--no-shconf", "--no-telemetry", prefix, lc,    "--log-level=*:error"};
 	struct rte_ring *txs[4];
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=sl-test-%d", (int)getpid());
@@ -339,6 +338,15 @@ static void fini(void)
 	if (eng) {
 		sl_engine_free(eng);
 		eng = NULL;
+	}
+	if (rte_eal_get_runtime_dir()[0] && rxr) {
+		/* EAL's runtime directory (one per test process) goes too. */
+		char rundir[4096];
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+		rte_eal_cleanup();
+		if (rmdir(rundir) != 0)
+			fprintf(stderr, "rmdir %s: %s\n", rundir, strerror(errno));
 	}
 	if (dir) {
 		t_rm_rf(dir);
