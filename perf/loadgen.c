@@ -63,7 +63,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -76,6 +75,7 @@
 #include "clock.h"
 #include "compiler.h"
 #include "hist.h"
+#include "machine.h"
 #include "pkt.h"
 #include "route.h"
 #include "wire.h"
@@ -210,18 +210,6 @@ static void on_signal(int sig)
 	if (sig == SIGALRM)
 		_exit(3); /* the hard deadline passed and the loop did not stop */
 	stop = 1;
-}
-
-static void read_line(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, (int)cap, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
 }
 
 static const char *ack_name(unsigned a)
@@ -847,28 +835,10 @@ static void run(void)
 
 static void setup_collect(void)
 {
-	struct utsname u;
-	char line[1024];
-	FILE *f;
 
-	snprintf(g.cpu, sizeof(g.cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *c = strchr(line, ':');
-
-			if (strncmp(line, "model name", 10) == 0 && c) {
-				c += 1 + strspn(c + 1, " \t");
-				c[strcspn(c, "\n")] = '\0';
-				snprintf(g.cpu, sizeof(g.cpu), "%s", c);
-				break;
-			}
-		}
-		fclose(f);
-	}
-	if (uname(&u) == 0)
-		snprintf(g.kernel, sizeof(g.kernel), "%s %s %s", u.sysname, u.release, u.machine);
-	read_line("/proc/loadavg", g.loadavg[0], sizeof(g.loadavg[0]));
+	sl_machine_cpu_model(g.cpu, sizeof(g.cpu));
+	sl_machine_kernel(g.kernel, sizeof(g.kernel));
+	sl_machine_read_line("/proc/loadavg", g.loadavg[0], sizeof(g.loadavg[0]));
 }
 
 static void mac_str(char *buf, size_t cap, const uint8_t *m)
@@ -935,7 +905,7 @@ static void result_compute(void)
 	res.max = hist.count ? hist.max : 0;
 	res.min = hist.count ? hist.min : 0;
 	res.mean = sl_hist_mean(&hist);
-	read_line("/proc/loadavg", g.loadavg[1], sizeof(g.loadavg[1]));
+	sl_machine_read_line("/proc/loadavg", g.loadavg[1], sizeof(g.loadavg[1]));
 }
 
 static void result_print(void)
@@ -969,20 +939,6 @@ static void result_print(void)
 	fflush(stdout);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int json_write(const char *path)
 {
 	FILE *f = fopen(path, "we");
@@ -990,17 +946,17 @@ static int json_write(const char *path)
 	if (!f)
 		return -errno;
 	fprintf(f, "{\n  \"benchmark\": \"loadgen\",\n  \"label\": ");
-	json_str(f, o.label ? o.label : "");
+	sl_machine_json_str(f, o.label ? o.label : "");
 	fprintf(f, ",\n  \"setup\": {\"cpu\": ");
-	json_str(f, g.cpu);
+	sl_machine_json_str(f, g.cpu);
 	fprintf(f, ", \"kernel\": ");
-	json_str(f, g.kernel);
+	sl_machine_json_str(f, g.kernel);
 	fprintf(f, ", \"dpdk\": ");
-	json_str(f, rte_version());
+	sl_machine_json_str(f, rte_version());
 	fprintf(f, ", \"pmd\": ");
-	json_str(f, g.driver);
+	sl_machine_json_str(f, g.driver);
 	fprintf(f, ", \"stream\": ");
-	json_str(f, o.stream);
+	sl_machine_json_str(f, o.stream);
 	fprintf(f,
 	        ", \"shards\": %u, \"records_per_frame\": %u, \"record_bytes\": %u, "
 	        "\"key_bytes\": %d, \"keys\": %u, \"spread\": \"%s\", \"frame_bytes\": %u, "
@@ -1011,9 +967,9 @@ static int json_write(const char *path)
 	        g.frame_bytes, o.udp_csum ? "true" : "false", ack_name(o.ack),
 	        o.rate > 0 ? "open" : "closed", o.window, o.rate, o.warmup, o.seconds, o.timeout_ms,
 	        o.attempts);
-	json_str(f, g.loadavg[0]);
+	sl_machine_json_str(f, g.loadavg[0]);
 	fprintf(f, ", \"loadavg_end\": ");
-	json_str(f, g.loadavg[1]);
+	sl_machine_json_str(f, g.loadavg[1]);
 	fprintf(f,
 	        "},\n  \"result\": {\"window_s\": %.4f, \"interrupted\": %s, \"records\": %" PRIu64
 	        ", \"records_per_s\": %.0f, \"frames_per_s\": %.0f, \"data_mb_per_s\": %.3f, "

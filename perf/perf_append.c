@@ -30,7 +30,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -43,7 +42,6 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #ifdef SL_HAVE_LIBURING
@@ -56,6 +54,7 @@
 #include "fs.h"
 #include "hist.h"
 #include "log.h"
+#include "machine.h"
 
 #define KIB (1ull << 10)
 #define MIB (1ull << 20)
@@ -236,24 +235,6 @@ static uint64_t next_pow2(uint64_t v)
 	return p;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Removes a tree this program made: only paths inside run_dir. */
-static void rm_rf(const char *path)
-{
-	size_t n = strlen(run_dir);
-
-	if (n == 0 || strncmp(path, run_dir, n) != 0)
-		return;
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static uint64_t free_bytes(const char *path)
 {
 	struct statvfs v;
@@ -261,18 +242,6 @@ static uint64_t free_bytes(const char *path)
 	if (statvfs(path, &v) < 0)
 		return 0;
 	return (uint64_t)v.f_bavail * v.f_frsize;
-}
-
-static void read_line(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, (int)cap, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
 }
 
 /* Sectors written by the device holding the benchmark directory, in bytes
@@ -284,7 +253,7 @@ static uint64_t dev_written_bytes(void)
 
 	if (!su.devstat[0])
 		return 0;
-	read_line(su.devstat, line, sizeof(line));
+	sl_machine_read_line(su.devstat, line, sizeof(line));
 	if (sscanf(line, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
 	           &v[5], &v[6]) != 7)
 		return 0;
@@ -519,32 +488,15 @@ static const char *fs_name(long type)
 
 static void setup_collect(const char *dir)
 {
-	struct utsname u;
 	struct statfs sf;
 	struct stat sb;
 	char real[PATH_MAX], line[1024], path[64], link[PATH_MAX];
 	size_t best = 0;
 	FILE *f;
 
-	snprintf(su.cpu, sizeof(su.cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *c = strchr(line, ':');
-
-			if (strncmp(line, "model name", 10) == 0 && c) {
-				c += 1 + strspn(c + 1, " \t");
-				c[strcspn(c, "\n")] = '\0';
-				snprintf(su.cpu, sizeof(su.cpu), "%s", c);
-				break;
-			}
-		}
-		fclose(f);
-	}
+	sl_machine_cpu_model(su.cpu, sizeof(su.cpu));
 	su.cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (uname(&u) == 0)
-		snprintf(su.kernel, sizeof(su.kernel), "%s %s %s %s", u.sysname, u.release,
-		         u.version, u.machine);
+	sl_machine_kernel(su.kernel, sizeof(su.kernel));
 	snprintf(su.fs, sizeof(su.fs), "unknown");
 	if (statfs(dir, &sf) == 0)
 		snprintf(su.fs, sizeof(su.fs), "%s", fs_name((long)sf.f_type));
@@ -594,13 +546,13 @@ static void setup_collect(const char *dir)
 			if (access(q, F_OK) != 0)
 				snprintf(q, sizeof(q), "%s/../queue", path);
 			snprintf(p, sizeof(p), "%s/write_cache", q);
-			read_line(p, wc, sizeof(wc));
+			sl_machine_read_line(p, wc, sizeof(wc));
 			snprintf(p, sizeof(p), "%s/rotational", q);
-			read_line(p, rot, sizeof(rot));
+			sl_machine_read_line(p, rot, sizeof(rot));
 			snprintf(p, sizeof(p), "%s/scheduler", q);
-			read_line(p, sched, sizeof(sched));
+			sl_machine_read_line(p, sched, sizeof(sched));
 			snprintf(p, sizeof(p), "%s/device/model", path);
-			read_line(p, model, sizeof(model));
+			sl_machine_read_line(p, model, sizeof(model));
 			snprintf(su.devinfo, sizeof(su.devinfo),
 			         "write_cache=%s rotational=%s scheduler=%s%s%s", wc[0] ? wc : "?",
 			         rot[0] ? rot : "?", sched[0] ? sched : "?",
@@ -610,7 +562,7 @@ static void setup_collect(const char *dir)
 		}
 	}
 	su.free_bytes = free_bytes(dir);
-	read_line("/proc/loadavg", su.loadavg, sizeof(su.loadavg));
+	sl_machine_read_line("/proc/loadavg", su.loadavg, sizeof(su.loadavg));
 
 	/* ext4 without a journal syncs metadata buffers itself on fdatasync. */
 	if (strcmp(su.fs, "ext2/3/4") == 0 && su.blockdev[0] && strncmp(su.blockdev, "none", 4)) {
@@ -1335,7 +1287,7 @@ static int run_case(const struct case_def *d, struct case_result *cr, double int
 	}
 out:
 	sl_store_free(x.st); /* closes the logs: waits for durability, seals */
-	rm_rf(dir);
+	sl_machine_rm_rf(dir, run_dir);
 	free(x.logs);
 	free(x.ev);
 	free(x.ring);
@@ -1583,20 +1535,6 @@ static void targets_print(const struct target *t, unsigned n)
 		                            : "not run");
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void json_lat(FILE *f, const struct sl_hist *h)
 {
 	fprintf(f,
@@ -1659,24 +1597,24 @@ static int json_write(const char *path, const struct target *t, unsigned nt)
 	if (!f)
 		return -errno;
 	fprintf(f, "{\n  \"setup\": {\"cpu\": ");
-	json_str(f, su.cpu);
+	sl_machine_json_str(f, su.cpu);
 	fprintf(f, ", \"cpus\": %ld, \"kernel\": ", su.cpus);
-	json_str(f, su.kernel);
+	sl_machine_json_str(f, su.kernel);
 	fprintf(f, ", \"fs\": ");
-	json_str(f, su.fs);
+	sl_machine_json_str(f, su.fs);
 	fprintf(f, ", \"mount\": ");
-	json_str(f, su.mount);
+	sl_machine_json_str(f, su.mount);
 	fprintf(f, ", \"device\": ");
-	json_str(f, su.blockdev);
+	sl_machine_json_str(f, su.blockdev);
 	fprintf(f, ", \"device_info\": ");
-	json_str(f, su.devinfo);
+	sl_machine_json_str(f, su.devinfo);
 	fprintf(f, ", \"journal\": ");
-	json_str(f, su.journal);
+	sl_machine_json_str(f, su.journal);
 	fprintf(f, ", \"loadavg\": ");
-	json_str(f, su.loadavg);
+	sl_machine_json_str(f, su.loadavg);
 	fprintf(f, ", \"raw_reference_MBps\": [%.3f, %.3f]", su.drift[0].mbps, su.drift[1].mbps);
 	fprintf(f, ", \"backend\": ");
-	json_str(f, su.backend);
+	sl_machine_json_str(f, su.backend);
 	fprintf(f, ", \"seconds\": %.3f, \"warmup_seconds\": %.3f, \"quick\": %s},\n", measure_s(),
 	        warm_s(), o.quick ? "true" : "false");
 	fprintf(f, "  \"cases\": [");
@@ -1715,7 +1653,7 @@ static int json_write(const char *path, const struct target *t, unsigned nt)
 	fprintf(f, "  \"targets\": [");
 	for (unsigned i = 0; i < nt; i++) {
 		fprintf(f, "%s\n    {\"target\": ", i ? "," : "");
-		json_str(f, t[i].what);
+		sl_machine_json_str(f, t[i].what);
 		fprintf(f, ", \"result\": \"%s\", \"value\": %.4g, \"limit\": %.4g}",
 		        !t[i].known ? "n/a"
 		        : t[i].pass ? "PASS"
@@ -2045,7 +1983,7 @@ int main(int argc, char **argv)
 		ret = 1;
 	}
 out:
-	rm_rf(run_dir);
+	sl_machine_rm_rf(run_dir, run_dir);
 out_base:
 	if (made_base_dir)
 		rmdir(o.dir);

@@ -31,7 +31,6 @@
  * 77 when EAL cannot start here (the reason is printed), 1 otherwise.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -43,7 +42,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -60,6 +58,7 @@
 #include "engine.h"
 #include "err.h"
 #include "fs.h"
+#include "machine.h"
 #include "pkt.h"
 #include "wire.h"
 
@@ -146,36 +145,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static void read_line(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, (int)cap, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Removes what this program made: only paths inside run_dir. */
-static void rm_rf(const char *path)
-{
-	size_t n = strlen(run_dir);
-
-	if (n == 0 || strncmp(path, run_dir, n) != 0)
-		return;
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Sleeps s seconds, or less on a signal. */
 static void nap(double s)
 {
@@ -199,7 +168,7 @@ static uint64_t worker_run_ns(void)
 	if (worker_tid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/self/task/%d/schedstat", (int)worker_tid);
-	read_line(path, line, sizeof(line));
+	sl_machine_read_line(path, line, sizeof(line));
 	if (sscanf(line, "%llu", &v) != 1)
 		return 0;
 	return v;
@@ -240,30 +209,11 @@ static int tid_main(void *arg)
 
 static void setup_collect(void)
 {
-	struct utsname u;
-	char line[1024];
-	FILE *f;
 
-	snprintf(su.cpu, sizeof(su.cpu), "unknown");
-	f = fopen("/proc/cpuinfo", "re");
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *c = strchr(line, ':');
-
-			if (strncmp(line, "model name", 10) == 0 && c) {
-				c += 1 + strspn(c + 1, " \t");
-				c[strcspn(c, "\n")] = '\0';
-				snprintf(su.cpu, sizeof(su.cpu), "%s", c);
-				break;
-			}
-		}
-		fclose(f);
-	}
+	sl_machine_cpu_model(su.cpu, sizeof(su.cpu));
 	su.cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (uname(&u) == 0)
-		snprintf(su.kernel, sizeof(su.kernel), "%s %s %s %s", u.sysname, u.release,
-		         u.version, u.machine);
-	read_line("/proc/loadavg", su.loadavg[0], sizeof(su.loadavg[0]));
+	sl_machine_kernel(su.kernel, sizeof(su.kernel));
+	sl_machine_read_line("/proc/loadavg", su.loadavg[0], sizeof(su.loadavg[0]));
 	su.warm_s = o.quick ? 0.1 : 0.5;
 	su.window_s = o.quick ? 0.3 : o.seconds;
 }
@@ -661,7 +611,7 @@ static int run_engine(struct case_result *cr)
 	rc = stop ? -EINTR : stats_check(&st, cr->recs);
 out:
 	sl_engine_free(e);
-	rm_rf(dir);
+	sl_machine_rm_rf(dir, run_dir);
 	free(set);
 	return rc;
 }
@@ -751,7 +701,7 @@ static void table_print(void)
 	if (disturbed)
 		printf("  WARNING: the worker lost more than 5 %% of its core in some window "
 		       "(other processes or the hypervisor): figures are low and noisy\n");
-	read_line("/proc/loadavg", su.loadavg[1], sizeof(su.loadavg[1]));
+	sl_machine_read_line("/proc/loadavg", su.loadavg[1], sizeof(su.loadavg[1]));
 	printf("  load at the end: %s\n", su.loadavg[1]);
 
 	printf("\ntargets (from the issue)\n");
@@ -801,20 +751,6 @@ static int csv_write(const char *path)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static int json_write(const char *path)
 {
 	FILE *f = fopen(path, "we");
@@ -823,11 +759,11 @@ static int json_write(const char *path)
 	if (!f)
 		return -errno;
 	fprintf(f, "{\n  \"benchmark\": \"perf_rx\",\n  \"setup\": {\"cpu\": ");
-	json_str(f, su.cpu);
+	sl_machine_json_str(f, su.cpu);
 	fprintf(f, ", \"cpus\": %ld, \"kernel\": ", su.cpus);
-	json_str(f, su.kernel);
+	sl_machine_json_str(f, su.kernel);
 	fprintf(f, ", \"dpdk\": ");
-	json_str(f, rte_version());
+	sl_machine_json_str(f, rte_version());
 	fprintf(f, ", \"tsc_hz\": %" PRIu64 ", \"pmd\": \"net_pcap infinite_rx=1\", ", su.tsc_hz);
 	fprintf(f,
 	        "\"record_bytes\": %d, \"frames_per_file\": %d, \"burst\": %d, "
@@ -835,9 +771,9 @@ static int json_write(const char *path)
 	        "%.3f, \"quick\": %s, \"loadavg_start\": ",
 	        REC_DATA, NFRAMES, BURST, STREAM_SHARDS, o.udp_csum ? "true" : "false", su.warm_s,
 	        su.window_s, o.quick ? "true" : "false");
-	json_str(f, su.loadavg[0]);
+	sl_machine_json_str(f, su.loadavg[0]);
 	fprintf(f, ", \"loadavg_end\": ");
-	json_str(f, su.loadavg[1]);
+	sl_machine_json_str(f, su.loadavg[1]);
 	fprintf(f, "},\n  \"cases\": [");
 	for (unsigned i = 0; i < o.ncases; i++) {
 		const struct case_result *cr = &res[i];
@@ -1127,6 +1063,6 @@ out:
 		if (rundir[0])
 			rmdir(rundir);
 	}
-	rm_rf(run_dir);
+	sl_machine_rm_rf(run_dir, run_dir);
 	return ret;
 }
