@@ -317,18 +317,23 @@ static void answer_finish(struct rte_mbuf *m, const struct sl_pkt_reply *rep, ui
 
 /* Entries for records idx[0..n) (ascending), one per run of consecutive
  * indices; with SL_WIRE_OK the k-th record has first_seq + k. */
-static uint16_t add_runs(uint8_t *p, uint32_t *len, const uint16_t *idx, unsigned n,
-                         uint64_t first_seq, uint32_t shard, enum sl_wire_status status)
+/* Entries for records idx[0..n) (ascending), one per run of consecutive
+ * indices on one shard: shards[k] is record k's shard, or all are on
+ * `shard` when shards is NULL. With SL_WIRE_OK the k-th record has
+ * first_seq + k. */
+static uint16_t add_runs(uint8_t *p, uint32_t *len, const uint16_t *idx, const uint32_t *shards,
+                         unsigned n, uint64_t first_seq, uint32_t shard, enum sl_wire_status status)
 {
 	uint16_t entries = 0;
 	unsigned i = 0;
 
 	while (i < n) {
+		uint32_t sh = shards ? shards[i] : shard;
 		unsigned j = i;
 
-		while (j + 1 < n && idx[j + 1] == idx[j] + 1)
+		while (j + 1 < n && idx[j + 1] == idx[j] + 1 && (!shards || shards[j + 1] == sh))
 			j++;
-		sl_wire_ack_add(p, len, status == SL_WIRE_OK ? first_seq + i : 0, shard, idx[i],
+		sl_wire_ack_add(p, len, status == SL_WIRE_OK ? first_seq + i : 0, sh, idx[i],
 		                (uint16_t)(j - i + 1), status);
 		entries++;
 		i = j + 1;
@@ -336,10 +341,11 @@ static uint16_t add_runs(uint8_t *p, uint32_t *len, const uint16_t *idx, unsigne
 	return entries;
 }
 
-/* Sends an answer with one status for records idx[0..n) of frame fm. */
-static void answer_now(struct lcore *l, const struct frame_meta *fm, const uint16_t *idx,
-                       unsigned n, uint64_t first_seq, uint32_t shard, enum sl_wire_status status,
-                       uint8_t level)
+/* Sends one answer frame with one status for records idx[0..n) of frame
+ * fm, on `shard` or, when shards is not NULL, each on its own shard. */
+static void answer_records(struct lcore *l, const struct frame_meta *fm, const uint16_t *idx,
+                           const uint32_t *shards, unsigned n, uint64_t first_seq, uint32_t shard,
+                           enum sl_wire_status status, uint8_t level)
 {
 	struct rte_mbuf *m;
 	uint8_t *p;
@@ -355,10 +361,18 @@ static void answer_now(struct lcore *l, const struct frame_meta *fm, const uint1
 	}
 	p = answer_begin(m, &fm->reply, SL_WIRE_ACK, level, fm->producer_id, fm->batch_seq,
 	                 fm->stream);
-	entries = add_runs(p, &len, idx, n, first_seq, shard, status);
+	entries = add_runs(p, &len, idx, shards, n, first_seq, shard, status);
 	answer_finish(m, &fm->reply, len, entries);
 	CNT(l, acks, 1);
 	tx_push(l, m);
+}
+
+/* The same, all on one shard. */
+static void answer_now(struct lcore *l, const struct frame_meta *fm, const uint16_t *idx,
+                       unsigned n, uint64_t first_seq, uint32_t shard, enum sl_wire_status status,
+                       uint8_t level)
+{
+	answer_records(l, fm, idx, NULL, n, first_seq, shard, status, level);
 }
 
 /* ---- rx role ---- */
@@ -414,18 +428,17 @@ static void rx_throttle(struct lcore *l, const struct sl_routes *rt, const struc
 {
 	const struct sl_route_stream *s = sl_routes_stream(rt, fm->stream);
 	uint16_t idx[SL_WIRE_MAX_RECORDS];
+	uint32_t shards[SL_WIRE_MAX_RECORDS];
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < fm->count; i++) {
 		if (fm->lcore[i] != dst)
 			continue;
-		/* One run per record here: shard ids differ between records. */
-		idx[0] = (uint16_t)i;
-		answer_now(l, fm, idx, 1, 0, s->shards[fm->route[i]].shard_id, SL_WIRE_THROTTLED,
-		           fm->ack_mode);
-		n++;
+		idx[n] = (uint16_t)i;
+		shards[n++] = s->shards[fm->route[i]].shard_id;
 	}
 	CNT(l, throttled_ring, n);
+	answer_records(l, fm, idx, shards, n, 0, 0, SL_WIRE_THROTTLED, fm->ack_mode);
 }
 
 /* Validates and routes a producer frame; returns the mask of shard lcores
@@ -831,7 +844,7 @@ static void shard_append(struct lcore *l, const struct sl_route_stream *s, struc
 		a->level = fm->ack_mode;
 		p = answer_begin(am, &a->reply, SL_WIRE_ACK, fm->ack_mode, fm->producer_id,
 		                 fm->batch_seq, fm->stream);
-		a->entries = add_runs(p, &len, ok, nok, first_seq, sl->shard_id, SL_WIRE_OK);
+		a->entries = add_runs(p, &len, ok, NULL, nok, first_seq, sl->shard_id, SL_WIRE_OK);
 		a->payload_len = len;
 		answer_finish(am, &a->reply, len, a->entries);
 		l->pending++;
@@ -876,10 +889,12 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 	}
 	if (mine && sl_dedup_producer_seen(l->dedup, fm->producer_id, fm->floor, mono) < 0) {
 		/* Too many live producers to remember their retries: retry later. */
-		CNT(l, throttled_dedup, mine);
+		uint32_t shards[SL_WIRE_MAX_RECORDS];
+
 		for (unsigned i = 0; i < mine; i++)
-			answer_now(l, fm, &idx[i], 1, 0, l->slots[slot_of[i]].shard_id,
-			           SL_WIRE_THROTTLED, fm->ack_mode);
+			shards[i] = l->slots[slot_of[i]].shard_id;
+		CNT(l, throttled_dedup, mine);
+		answer_records(l, fm, idx, shards, mine, 0, 0, SL_WIRE_THROTTLED, fm->ack_mode);
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -74,6 +74,22 @@ static void eal_up(const char *lcores)
 	cr_assert(pool);
 }
 
+/* The producer's side of the exchange: where frames go, where answers come. */
+static void addresses(const uint8_t engine_mac[6])
+{
+	memcpy(to_engine.dst_mac, engine_mac, 6);
+	memcpy(to_engine.src_mac, producer_mac, 6);
+	to_engine.ip_version = 4;
+	memcpy(to_engine.dst_ip, (uint8_t[]){198, 18, 0, 2}, 4);
+	memcpy(to_engine.src_ip, (uint8_t[]){198, 18, 0, 1}, 4);
+	to_engine.dst_port = SL_WIRE_DEFAULT_PORT;
+	to_engine.src_port = 40000;
+	memcpy(producer_self.mac, producer_mac, 6);
+	producer_self.has_ip4 = true;
+	memcpy(producer_self.ip4, (uint8_t[]){198, 18, 0, 1}, 4);
+	producer_self.udp_port = 40000;
+}
+
 static void engine_up(unsigned nshard_lcores, const char *streams_spec, uint32_t shards,
                       void (*tweak)(struct sl_engine_config *))
 {
@@ -105,17 +121,7 @@ static void engine_up(unsigned nshard_lcores, const char *streams_spec, uint32_t
 	cr_assert_eq(sl_engine_start(eng), 0);
 
 	rte_eth_macaddr_get(port, &mac);
-	memcpy(to_engine.dst_mac, mac.addr_bytes, 6);
-	memcpy(to_engine.src_mac, producer_mac, 6);
-	to_engine.ip_version = 4;
-	memcpy(to_engine.dst_ip, (uint8_t[]){198, 18, 0, 2}, 4);
-	memcpy(to_engine.src_ip, (uint8_t[]){198, 18, 0, 1}, 4);
-	to_engine.dst_port = SL_WIRE_DEFAULT_PORT;
-	to_engine.src_port = 40000;
-	memcpy(producer_self.mac, producer_mac, 6);
-	producer_self.has_ip4 = true;
-	memcpy(producer_self.ip4, (uint8_t[]){198, 18, 0, 1}, 4);
-	producer_self.udp_port = 40000;
+	addresses(mac.addr_bytes);
 }
 
 static void engine_down(void)
@@ -858,4 +864,54 @@ Test(engine, answers_wait_in_the_tx_backlog_and_only_its_overflow_is_dropped)
 		got++;
 	cr_assert_eq(got, BACKLOG);
 	cr_assert_not(next_answer(&a, 200), "nothing beyond the backlog");
+}
+
+enum { FULL_BATCHES = 300, FULL_PER = 3, FULL_N = FULL_BATCHES * FULL_PER, FULL_SHARDS = 4 };
+static struct rec *full_recs;
+
+/* Queues every frame before the engine starts, so that its first rx burst
+ * (512) takes them all and the 64-frame ring to the shard role overflows. */
+static void small_ring_prefilled(struct sl_engine_config *c)
+{
+	uint8_t buf[1500];
+
+	c->rx_burst = 512;
+	c->ring_size = 64;
+	for (unsigned b = 0; b < FULL_BATCHES; b++)
+		send_payload(buf, build_put(buf, 41, b + 1, 1, SL_WIRE_ACK_DURABLE,
+		                            &full_recs[b * FULL_PER], FULL_PER));
+}
+
+Test(engine, a_full_shard_ring_is_answered_throttled_with_each_records_shard)
+{
+	struct result *res = calloc(FULL_N, sizeof(*res));
+	unsigned ok = 0, thr = 0;
+
+	full_recs = calloc(FULL_N, sizeof(*full_recs));
+	cr_assert(res && full_recs);
+	eal_up("0@0,1@0");
+	addresses((uint8_t[]){0x02, 0, 0, 0, 0, 0x02}); /* the engine does not check it */
+	for (unsigned i = 0; i < FULL_N; i++) {
+		make_rec(&full_recs[i], i);
+		res[i].status = -1;
+	}
+	engine_up(1, "s", FULL_SHARDS, small_ring_prefilled);
+	cr_assert_eq(collect(res, FULL_PER, FULL_BATCHES, FULL_N, 10000), FULL_N);
+	for (unsigned i = 0; i < FULL_N; i++) {
+		cr_assert(res[i].status == SL_WIRE_OK || res[i].status == SL_WIRE_THROTTLED,
+		          "record %u: %d", i, res[i].status);
+		cr_assert_eq(res[i].shard, expected_shard(&full_recs[i], FULL_SHARDS),
+		             "record %u's shard (status %d)", i, res[i].status);
+		ok += res[i].status == SL_WIRE_OK;
+		thr += res[i].status == SL_WIRE_THROTTLED;
+	}
+	cr_assert_eq(thr, counter(SL_EC_throttled_ring));
+	cr_assert_gt(thr, 0, "the ring overflowed");
+	cr_assert_eq(counter(SL_EC_appended), ok);
+	engine_down();
+	sl_engine_free(eng);
+	eng = NULL;
+	verify_storage("s", FULL_SHARDS, full_recs, res, FULL_N);
+	free(full_recs);
+	free(res);
 }
