@@ -123,7 +123,6 @@ struct lcore {
 	struct slot *slots;
 	uint32_t nslots;
 	struct sl_dedup *dedup;
-	int err;
 	struct rte_mbuf **txb; /* tx_backlog answers, a ring */
 	struct sl_engine_stats st;
 } __rte_cache_aligned;

@@ -36,9 +36,6 @@ usage: perf/e2e.sh [--build DIR] [options]
   --windows LIST   closed-loop windows (frames in flight) to try ("32 64 128")
   --redis LIST     redis-benchmark clients:pipeline settings to try ("16:16 25:32 50:16 50:32 100:32")
   --engine-idle-us N  the engine's idle_sleep_us (0: it spins, the default)
-  --io-workers MODE   free: let the engine's io_uring workers run on any core (default);
-                      lcore: leave them where the kernel put them, on the engine's own
-                      core (as sluiced ships; see perf/README.md)
   --spread MODE    how loadgen spreads records over shards: frame (default: each frame's
                       records share a shard, as libsluice_client batches per shard) or
                       record (keys round-robin, every frame spans the shards)
@@ -56,7 +53,6 @@ windows="32 64 128 256"
 redis_cfgs="16:16 25:32 50:16 50:32 100:32"
 engine_idle=0
 spread=frame
-io_workers=free
 quick=0
 json_out=
 csv_out=
@@ -68,7 +64,6 @@ while [ $# -gt 0 ]; do
 	--windows) windows=$2; shift ;;
 	--redis) redis_cfgs=$2; shift ;;
 	--engine-idle-us) engine_idle=$2; shift ;;
-	--io-workers) io_workers=$2; shift ;;
 	--spread) spread=$2; shift ;;
 	--quick) quick=1 ;;
 	--json) json_out=$2; shift ;;
@@ -79,7 +74,6 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case $build in /*) ;; *) build=$PWD/$build ;; esac
-case $io_workers in free | lcore) ;; *) usage >&2; exit 2 ;; esac
 
 skip() {
 	echo "e2e: SKIP: $*" >&2
@@ -169,7 +163,7 @@ echo "  kernel:     $(uname -srm)"
 echo "  file system: $(df -PT "$dir" | awk 'NR == 2 { print $2, $1 }') at $dir ($(findmnt -no OPTIONS -T "$dir" 2>/dev/null))"
 echo "  sluice:     sluiced on core 0 (one lcore: rx + shard roles, io_uring storage),"
 echo "              stream bench of 16 shards, idle_sleep_us=$engine_idle; loadgen on core 1"
-echo "              io_uring workers: $io_workers$([ "$io_workers" = free ] && echo " (widened to every core by this script)" || echo " (on core 0 with the lcore, as the kernel made them)")"
+echo "              io_uring workers and janitor threads: moved off the lcore's core by the engine"
 echo "              over net_memif (shared memory, no network), 100 B records, 9 B keys"
 echo "  redis:      $(redis-server --version | awk '{ print $3 }'), unix socket, server on core 0,"
 echo "              redis-benchmark on core 1 ($pinned)"
@@ -182,7 +176,6 @@ echo "  directory:  $tmp"
 # (see perf/README.md: a finished producer's last window stays in the
 # engine's retry memory for dedup_idle_ms and can throttle the next one).
 eng_pid=
-unpin_pid=
 engine_start() {
 	rm -rf "$tmp/engine" "$tmp/engine-stats"
 	"$sluiced" --no-huge -m 1024 --no-pci --no-shconf --file-prefix=eng-$$ -l 0 \
@@ -204,31 +197,9 @@ engine_start() {
 		fi
 		fail "sluiced did not get ready in 30 s"
 	fi
-	# The kernel creates the engine's io_uring workers (iou-wrk-<pid>) on
-	# demand with the affinity of the lcore thread that submits, so they
-	# share core 0 with a thread that never sleeps. "free" widens them to
-	# every core as they appear; it touches only threads of this sluiced.
-	if [ "$io_workers" = free ] && [ ${#pin0[@]} -gt 0 ]; then
-		(
-			while kill -0 "$eng_pid" 2>/dev/null; do
-				for t in /proc/"$eng_pid"/task/*; do
-					case $(cat "$t/comm" 2>/dev/null) in
-					iou-wrk-*) taskset -pc 0-$(($(nproc) - 1)) "${t##*/}" >/dev/null 2>&1 ;;
-					esac
-				done
-				sleep 0.2
-			done
-		) &
-		unpin_pid=$!
-		pids+=("$unpin_pid")
-	fi
 }
 engine_stop() {
 	stop_saved "$eng_pid" 20
-	if [ -n "$unpin_pid" ]; then
-		stop_saved "$unpin_pid" 2
-		unpin_pid=
-	fi
 	cp "$tmp/engine-stats" "$tmp/$1.engine-stats" 2>/dev/null
 	cp "$tmp/engine.log" "$tmp/$1.engine-log" 2>/dev/null
 	rm -rf "$tmp/engine"
