@@ -9,8 +9,8 @@
  * a frame of one shard's records is several times cheaper to ingest than
  * one of mixed records (~550k records/s a core with random keys over 16
  * shards in mixed frames, 900k+ with single-shard frames). The producer
- * maps a hash key to a shard as the engine's even split does (route_of()),
- * from the shard count RESOLVED reported; with 0 or 1 shards every record
+ * maps a hash key to a shard as the engine's even split does
+ * (sl_hashkey_even_shard(), common/hashkey.h), from the shard count RESOLVED reported; with 0 or 1 shards every record
  * shares one open frame, as before.
  *
  * A frame moves through open -> ready -> in flight -> free. Invariants:
@@ -55,6 +55,7 @@
 #include "clock.h"
 #include "compiler.h"
 #include "err.h"
+#include "hashkey.h"
 #include "wire.h"
 
 #define TX_BURST       64
@@ -384,27 +385,6 @@ static void frame_fail(struct sl_producer *p, struct frame *f)
  * loopback sink, 2-core VM): the sendmmsg per frame is the rest.
  */
 
-/*
- * The shard of hash key h under the even split of the 2^128 hash space in
- * n shards, exactly as Kinesis lays out a new stream and the engine routes
- * (dataplane/route.c): shard k starts at k * q with q = floor(2^128 / n),
- * the last one also takes the remainder, so the shard of h is
- * min(floor(h / q), n - 1).
- */
-static uint32_t route_of(const uint8_t h[16], uint32_t n)
-{
-	typedef unsigned __int128 u128;
-	u128 v = 0, max = ~(u128)0, q, k;
-
-	for (int i = 0; i < 16; i++)
-		v = v << 8 | h[i];
-	q = max / n;
-	if (max % n + 1 == n)
-		q++;
-	k = v / q;
-	return k >= n ? n - 1 : (uint32_t)k;
-}
-
 /* Opens a frame for shard slot `shard`, newest on the `oldest` list.
  * nopen < max_open. */
 static struct frame *open_frame(struct sl_producer *p, uint32_t shard)
@@ -451,7 +431,7 @@ static int put(struct sl_producer *p, const uint8_t hash_key[16], bool explicit_
 	if (p->queued >= p->cfg.max_queued_records)
 		return -EAGAIN;
 	need = sl_wire_rec_bytes((uint16_t)key_len, (uint32_t)len);
-	shard = p->nroute > 1 ? route_of(hash_key, p->nroute) : 0;
+	shard = p->nroute > 1 ? sl_hashkey_even_shard(sl_hashkey_value(hash_key), p->nroute) : 0;
 	f = p->open[shard];
 	/* At most one seal per put, and only when it frees what the record
 	 * needs: its shard's full frame, or else (a new frame at the open

@@ -172,22 +172,6 @@ static int u64_parse(const char *s, uint64_t *ret)
 	return 0;
 }
 
-/* Start of shard k of n as Kinesis lays out a new stream: k * floor(2^128/n)
- * (research 2.2; this differs by a few keys from floor(k * 2^128 / n) for
- * some n, and Kinesis's rule is what clients see). */
-static sl_u128 kinesis_start(uint32_t k, uint32_t n)
-{
-	sl_u128 h;
-
-	if (k == 0)
-		return 0;
-	/* floor(2^128 / n) for n >= 2 without a 129-bit type. */
-	h = U128_MAX / n;
-	if (U128_MAX % n + 1 == n)
-		h++;
-	return h * k;
-}
-
 /* ---- tags: Kinesis's characters (letters, digits, white space,
  * _ . / = + - % @); any non-ASCII code point counts as a letter, since we
  * carry no Unicode tables. Returns the length in code points, or -1. ---- */
@@ -1203,9 +1187,9 @@ int sl_catalog_create_stream(struct sl_catalog *cat, const struct sl_catalog_cre
 	snprintf(s->name, sizeof(s->name), "%s", req->name);
 	rc = tags_merge(s, req->tags, req->ntags, cat);
 	for (uint32_t k = 0; k < n && rc == 0; k++) {
-		sl_u128 end = k + 1 == n ? U128_MAX : kinesis_start(k + 1, n) - 1;
+		sl_u128 end = k + 1 == n ? U128_MAX : sl_hashkey_even_start(k + 1, n) - 1;
 
-		if (!add_shard(s, kinesis_start(k, n), end, SL_CATALOG_NO_SHARD,
+		if (!add_shard(s, sl_hashkey_even_start(k, n), end, SL_CATALOG_NO_SHARD,
 		               SL_CATALOG_NO_SHARD))
 			rc = -ENOMEM;
 	}
@@ -1464,7 +1448,7 @@ static uint32_t scaling_records(const struct sl_cat_stream *s, uint32_t target)
 	uint32_t recs = 0, open_after_splits = s->open_shards;
 
 	for (uint32_t j = 1; j < target; j++) {
-		sl_u128 b = kinesis_start(j, target);
+		sl_u128 b = sl_hashkey_even_start(j, target);
 		int32_t i = open_containing(s, b);
 
 		if (i >= 0 && s->shards[i].start != b) {
@@ -1516,7 +1500,7 @@ int sl_catalog_update_shard_count(struct sl_catalog *cat, const char *name, uint
 	/* Split at every boundary of the target layout that falls inside an
 	 * open shard: then each open shard lies within one target range. */
 	for (uint32_t j = 1; j < target && rc == 0; j++) {
-		sl_u128 b = kinesis_start(j, target);
+		sl_u128 b = sl_hashkey_even_start(j, target);
 		int32_t i = open_containing(s, b);
 
 		if (i >= 0 && s->shards[i].start != b)
@@ -1524,8 +1508,8 @@ int sl_catalog_update_shard_count(struct sl_catalog *cat, const char *name, uint
 	}
 	/* Merge, left to right, what lies within each target range. */
 	for (uint32_t j = 0; j < target && rc == 0; j++) {
-		sl_u128 end = j + 1 == target ? U128_MAX : kinesis_start(j + 1, target) - 1;
-		int32_t i = open_containing(s, kinesis_start(j, target));
+		sl_u128 end = j + 1 == target ? U128_MAX : sl_hashkey_even_start(j + 1, target) - 1;
+		int32_t i = open_containing(s, sl_hashkey_even_start(j, target));
 
 		while (rc == 0 && s->shards[i].end != end) {
 			uint32_t left = s->shards[i].id;

@@ -500,7 +500,7 @@ static uint64_t rx_producer(struct lcore *l, const struct sl_routes *rt, struct 
 		uint32_t ri;
 
 		sl_wire_rec_next(payload, &off, &r);
-		ri = sl_route_find(s, sl_route_hash(r.hash_key));
+		ri = sl_route_find(s, sl_hashkey_value(r.hash_key));
 		fm->route[i] = (uint16_t)ri;
 		fm->lcore[i] = (uint8_t)s->shards[ri].lcore;
 		mask |= 1ull << s->shards[ri].lcore;
@@ -871,7 +871,7 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 		if (fm->lcore[i] != (unsigned)l->shard_idx)
 			continue;
 		ri = same_gen ? fm->route[i]
-		              : (s ? sl_route_find(s, sl_route_hash(r.hash_key)) : 0);
+		              : (s ? sl_route_find(s, sl_hashkey_value(r.hash_key)) : 0);
 		if (!s || s->shards[ri].lcore != (unsigned)l->shard_idx) {
 			moved[nmoved++] = (uint16_t)i;
 			continue;
@@ -1234,7 +1234,7 @@ static int routes_build(struct sl_engine *e, bool assign, uint64_t generation,
 		for (uint32_t k = 0; k < s->nshards; k++, g++) {
 			struct lcore *l = e->shard_lc[g % e->c.nshard];
 
-			s->shards[k].start = sl_route_even_start(k, s->nshards);
+			s->shards[k].start = sl_hashkey_even_start(k, s->nshards);
 			s->shards[k].shard_id = k;
 			s->shards[k].lcore = (uint16_t)l->shard_idx;
 			s->shards[k].slot = nslots[l->shard_idx]++;

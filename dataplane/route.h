@@ -14,13 +14,11 @@
 #ifndef SL_DATAPLANE_ROUTE_H
 #define SL_DATAPLANE_ROUTE_H
 
-#include <endian.h>
 #include <stdint.h>
-#include <string.h>
 
 #include <sluice/wire.h>
 
-typedef unsigned __int128 sl_u128;
+#include "hashkey.h"
 
 struct sl_route_shard {
 	sl_u128 start;     /* first hash key of the range; the range ends where the next starts */
@@ -46,21 +44,6 @@ struct sl_routes {
 	struct sl_route_stream **by_id;  /* max_id + 1 entries, NULL where none */
 };
 
-/* Start of shard k of n when the 2^128 hash space is split evenly, as
- * Kinesis does at CreateStream: k * floor(2^128 / n); the last shard also
- * takes the remainder up to 2^128 - 1. */
-sl_u128 sl_route_even_start(uint32_t k, uint32_t n);
-
-/* Big-endian 16 bytes -> integer. */
-static inline sl_u128 sl_route_hash(const uint8_t h[16])
-{
-	uint64_t hi, lo;
-
-	memcpy(&hi, h, 8);
-	memcpy(&lo, h + 8, 8);
-	return (sl_u128)be64toh(hi) << 64 | be64toh(lo);
-}
-
 /* Index into s->shards of the shard owning hash h (binary search). */
 static inline uint32_t sl_route_find(const struct sl_route_stream *s, sl_u128 h)
 {
@@ -81,9 +64,6 @@ static inline const struct sl_route_stream *sl_routes_stream(const struct sl_rou
 {
 	return id <= r->max_id ? r->by_id[id] : NULL;
 }
-
-/* Decimal text of a 128-bit value (up to 39 digits + NUL). */
-void sl_u128_format(sl_u128 v, char buf[40]);
 
 /* Frees a table built by the caller with malloc'd streams/shards. NULL-safe. */
 void sl_routes_free(struct sl_routes *r);

@@ -304,9 +304,9 @@ static int keys_by_shard(void)
 		goto out;
 	}
 	for (uint32_t k = 0; k < g.shards; k++)
-		s.shards[k].start = sl_route_even_start(k, g.shards);
+		s.shards[k].start = sl_hashkey_even_start(k, g.shards);
 	for (unsigned i = 0; i < o.keys; i++) {
-		shard_of[i] = sl_route_find(&s, sl_route_hash(g.keys[i].hash));
+		shard_of[i] = sl_route_find(&s, sl_hashkey_value(g.keys[i].hash));
 		g.shard_n[shard_of[i]]++;
 	}
 	for (uint32_t k = 0; k < g.shards; k++) {

@@ -276,8 +276,8 @@ static uint32_t expected_shard(const struct rec *r, uint32_t nshards)
 	uint32_t s = 0;
 
 	sl_wire_hash_key(r->key, r->key_len, h);
-	v = sl_route_hash(h);
-	while (s + 1 < nshards && sl_route_even_start(s + 1, nshards) <= v)
+	v = sl_hashkey_value(h);
+	while (s + 1 < nshards && sl_hashkey_even_start(s + 1, nshards) <= v)
 		s++;
 	return s;
 }

@@ -82,7 +82,7 @@ static struct sl_route_stream *even_stream(uint32_t n)
 	s->shards = calloc(n, sizeof(*s->shards));
 	cr_assert_not_null(s->shards);
 	for (uint32_t k = 0; k < n; k++) {
-		s->shards[k].start = sl_route_even_start(k, n);
+		s->shards[k].start = sl_hashkey_even_start(k, n);
 		s->shards[k].shard_id = k;
 	}
 	return s;
@@ -145,28 +145,28 @@ Test(route, format_matches_reference_at_powers_of_ten_and_random)
 	}
 }
 
-/* ---- sl_route_even_start ---- */
+/* ---- sl_hashkey_even_start ---- */
 
 Test(route, even_start_matches_kinesis_create_stream)
 {
 	char buf[40];
 
-	cr_expect_str_eq(fmt(sl_route_even_start(0, 1), buf), "0");
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(0, 1), buf), "0");
 
-	cr_expect_str_eq(fmt(sl_route_even_start(0, 2), buf), "0");
-	cr_expect_str_eq(fmt(sl_route_even_start(1, 2), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(0, 2), buf), "0");
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(1, 2), buf),
 	                 "170141183460469231731687303715884105728");
 
-	cr_expect_str_eq(fmt(sl_route_even_start(0, 3), buf), "0");
-	cr_expect_str_eq(fmt(sl_route_even_start(1, 3), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(0, 3), buf), "0");
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(1, 3), buf),
 	                 "113427455640312821154458202477256070485");
-	cr_expect_str_eq(fmt(sl_route_even_start(2, 3), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(2, 3), buf),
 	                 "226854911280625642308916404954512140970");
 
 	/* 4 shards: quarters. */
-	cr_expect_str_eq(fmt(sl_route_even_start(1, 4), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(1, 4), buf),
 	                 "85070591730234615865843651857942052864");
-	cr_expect_str_eq(fmt(sl_route_even_start(3, 4), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(3, 4), buf),
 	                 "255211775190703847597530955573826158592");
 }
 
@@ -180,9 +180,9 @@ static void check_even(uint32_t n, uint32_t step)
 	sl_u128 prev = 0;
 	char a[40], b[40];
 
-	cr_assert_eq(sl_route_even_start(0, n), 0, "n=%u", n);
+	cr_assert_eq(sl_hashkey_even_start(0, n), 0, "n=%u", n);
 	for (uint64_t k = 0; k < n; k += step) {
-		sl_u128 s = sl_route_even_start((uint32_t)k, n);
+		sl_u128 s = sl_hashkey_even_start((uint32_t)k, n);
 		sl_u128 want = ref_even_start((uint32_t)k, n);
 
 		cr_assert(s == want, "n=%u k=%" PRIu64 ": %s, want %s", n, k, fmt(s, a),
@@ -192,8 +192,8 @@ static void check_even(uint32_t n, uint32_t step)
 		prev = s;
 	}
 	for (uint64_t k = 0; k < n; k += step) {
-		sl_u128 s = sl_route_even_start((uint32_t)k, n);
-		sl_u128 last = k + 1 < n ? sl_route_even_start((uint32_t)k + 1, n) - 1 : U128_MAX;
+		sl_u128 s = sl_hashkey_even_start((uint32_t)k, n);
+		sl_u128 last = k + 1 < n ? sl_hashkey_even_start((uint32_t)k + 1, n) - 1 : U128_MAX;
 		sl_u128 width_m1 = last - s; /* width - 1, no overflow for n == 1 */
 
 		/* Every shard is q keys wide; the last one also takes the
@@ -219,9 +219,9 @@ Test(route, even_start_exact_for_large_counts)
 	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
 		check_even(ns[i], ns[i] > 5000 ? 97 : 1);
 	/* The k * r product stays below 2^64 even at the type's limits. */
-	cr_assert(sl_route_even_start(UINT32_MAX - 1, UINT32_MAX) ==
+	cr_assert(sl_hashkey_even_start(UINT32_MAX - 1, UINT32_MAX) ==
 	          ref_even_start(UINT32_MAX - 1, UINT32_MAX));
-	cr_assert(sl_route_even_start(12345, UINT32_MAX) == ref_even_start(12345, UINT32_MAX));
+	cr_assert(sl_hashkey_even_start(12345, UINT32_MAX) == ref_even_start(12345, UINT32_MAX));
 }
 
 Test(route, even_start_4096_monotone_and_last_range_reaches_max)
@@ -230,7 +230,7 @@ Test(route, even_start_4096_monotone_and_last_range_reaches_max)
 	char buf[40];
 
 	for (uint32_t k = 1; k < 4096; k++) {
-		sl_u128 s = sl_route_even_start(k, 4096);
+		sl_u128 s = sl_hashkey_even_start(k, 4096);
 
 		cr_assert(s > prev);
 		cr_assert(s == (sl_u128)k << 116, "k=%u: %s", k, fmt(s, buf));
@@ -238,11 +238,11 @@ Test(route, even_start_4096_monotone_and_last_range_reaches_max)
 	}
 	/* The last shard owns [start, 2^128 - 1]: as wide as the others. */
 	cr_assert(U128_MAX - prev + 1 == (sl_u128)1 << 116);
-	cr_expect_str_eq(fmt(sl_route_even_start(4095, 4096), buf),
+	cr_expect_str_eq(fmt(sl_hashkey_even_start(4095, 4096), buf),
 	                 "340199290171201906221318119490500689920");
 }
 
-/* ---- sl_route_hash ---- */
+/* ---- sl_hashkey_value ---- */
 
 Test(route, hash_is_big_endian)
 {
@@ -255,21 +255,21 @@ Test(route, hash_is_big_endian)
 
 		for (int i = 0; i < 16; i++)
 			h[i] = (uint8_t)(i + 1);
-		cr_assert(sl_route_hash(h) ==
+		cr_assert(sl_hashkey_value(h) ==
 		          ((sl_u128)0x0102030405060708ull << 64 | 0x090a0b0c0d0e0f10ull));
 		memset(h, 0, 16);
-		cr_assert(sl_route_hash(h) == 0);
+		cr_assert(sl_hashkey_value(h) == 0);
 		h[15] = 1;
-		cr_assert(sl_route_hash(h) == 1);
+		cr_assert(sl_hashkey_value(h) == 1);
 		h[15] = 0;
 		h[7] = 1;
-		cr_assert(sl_route_hash(h) == (sl_u128)1 << 64);
+		cr_assert(sl_hashkey_value(h) == (sl_u128)1 << 64);
 		h[7] = 0;
 		h[0] = 0x80;
-		cr_expect_str_eq(fmt(sl_route_hash(h), s),
+		cr_expect_str_eq(fmt(sl_hashkey_value(h), s),
 		                 "170141183460469231731687303715884105728");
 		memset(h, 0xff, 16);
-		cr_assert(sl_route_hash(h) == U128_MAX);
+		cr_assert(sl_hashkey_value(h) == U128_MAX);
 	}
 }
 
@@ -284,9 +284,9 @@ Test(route, hash_of_kinesis_md5_lands_in_the_right_half)
 	struct sl_route_stream *s = even_stream(2);
 	char buf[40];
 
-	cr_expect_str_eq(fmt(sl_route_hash(a), buf), "16955237001963240173058271559858726497");
-	cr_expect_eq(sl_route_find(s, sl_route_hash(a)), 0);
-	cr_expect_eq(sl_route_find(s, sl_route_hash(b)), 1);
+	cr_expect_str_eq(fmt(sl_hashkey_value(a), buf), "16955237001963240173058271559858726497");
+	cr_expect_eq(sl_route_find(s, sl_hashkey_value(a)), 0);
+	cr_expect_eq(sl_route_find(s, sl_hashkey_value(b)), 1);
 	stream_free(s);
 }
 
