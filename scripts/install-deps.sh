@@ -6,17 +6,21 @@ set -euo pipefail
 
 packages=(
 	build-essential
+	awscli
 	clang-format
 	dpdk
 	iproute2
 	iputils-ping
 	libcriterion-dev
+	libcurl4-openssl-dev
 	libdpdk-dev
+	libh2o-evloop-dev
 	libisal-dev
 	libjansson-dev
 	libssl-dev
 	liburing-dev
 	meson
+	nodejs
 	nftables
 	ninja-build
 	pkg-config

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Placeholder until the module lands. */
+typedef int sl_placeholder_sigv4;
