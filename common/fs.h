@@ -6,4 +6,8 @@
 /* Creates path and its missing parents (mode 0755). 0 or -errno. */
 int sl_mkdir_p(const char *path);
 
+/* Removes path and everything under it (symlinks not followed). A missing
+ * path is fine. 0 or -errno. */
+int sl_rm_rf(const char *path);
+
 #endif

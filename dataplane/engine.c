@@ -29,8 +29,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -95,6 +97,41 @@ struct slot {
 	struct sl_log *log;
 	uint32_t stream;
 	uint32_t shard_id;
+	uint64_t last_seq; /* last record appended; 0: none (epochs start at 1) */
+	bool used;
+	bool closed; /* resharded away: takes no more records, stays readable */
+};
+
+/* A control command for a shard lcore (the ring also carries puts, tagged). */
+enum cmd_kind { CMD_OPEN, CMD_CLOSE, CMD_DROP };
+
+struct cmd {
+	enum cmd_kind kind;
+	int done; /* set (release) by the lcore once rc and the results are in */
+	int rc;
+	uint32_t slot;
+	uint32_t stream;
+	uint32_t shard_id;
+	uint64_t end_seq; /* CMD_CLOSE: the shard's last record, 0 if none */
+	char dir[PATH_MAX];
+};
+
+#define PUT_TAG 1u
+
+/* The control side's view of a stream's shards (control thread only). */
+struct ctl_shard {
+	sl_u128 start;
+	uint32_t id;
+	uint32_t slot;
+	uint16_t lcore; /* shard lcore index */
+	bool open;
+};
+
+struct ctl_stream {
+	uint32_t id;
+	uint32_t n;
+	char name[SL_WIRE_MAX_NAME + 1];
+	struct ctl_shard *shards; /* by id */
 };
 
 struct lcore {
@@ -121,7 +158,17 @@ struct lcore {
 	unsigned *nout;
 	struct sl_store *store;
 	struct slot *slots;
-	uint32_t nslots;
+	uint32_t nslots; /* slots[0..nslots) were ever used */
+	uint32_t slots_cap;
+	struct rte_ring *cmd;  /* control -> lcore: commands and puts, in order */
+	struct rte_ring *done; /* lcore -> control: finished puts */
+	uint32_t puts_active;  /* puts with appends not yet at their level */
+	bool signal;           /* a put finished this loop: poke the eventfd */
+	bool loop_on;          /* lcore_main is taking commands (under cmd_lock) */
+	/* control thread only */
+	uint32_t puts_inflight;
+	uint32_t ctl_used;
+	bool *ctl_busy; /* slots_cap entries */
 	struct sl_dedup *dedup;
 	struct rte_mbuf **txb; /* tx_backlog answers, a ring */
 	struct sl_engine_stats st;
@@ -129,7 +176,11 @@ struct lcore {
 
 struct sl_engine {
 	struct sl_engine_config c;
-	struct sl_stream_set streams;
+	struct ctl_stream **ctl; /* by stream id, SL_STREAMS_MAX_ID + 1 entries */
+	uint32_t ctl_streams;
+	pthread_mutex_t cmd_lock;
+	int efd; /* eventfd: puts finished */
+	bool retry_loaded;
 	struct rte_mempool *pool;
 	struct rte_rcu_qsbr *qs;
 	struct sl_routes *routes; /* RCU-published; see load_routes() */
@@ -919,6 +970,176 @@ static void shard_frame(struct lcore *l, const struct sl_routes *rt, struct rte_
 	rte_pktmbuf_free(m);
 }
 
+/* ---- control commands and puts on a shard lcore ---- */
+
+static void put_finish(struct lcore *l, struct sl_engine_put *p)
+{
+	/* Never full: sl_engine_put() keeps fewer puts in flight per lcore
+	 * than the ring holds. */
+	(void)rte_ring_sp_enqueue(l->done, p);
+	l->signal = true;
+}
+
+/* Records of one storage batch: a quarter of the staging ring, so a put of
+ * any size moves through it in pieces. */
+static unsigned put_chunk(const struct sl_engine *e, const struct sl_engine_put *p, unsigned i)
+{
+	uint64_t max = e->c.store.buffer_bytes / 4, bytes = 0;
+	unsigned j = i;
+
+	while (j < p->n) {
+		uint64_t b = SL_RECORD_HDR_BYTES + p->recs[j].key_len + p->recs[j].data_len;
+
+		if (j > i && bytes + b > max)
+			break;
+		bytes += b;
+		j++;
+	}
+	return j;
+}
+
+static int shard_poll_store(struct lcore *l);
+
+static void shard_put(struct lcore *l, struct sl_engine_put *p)
+{
+	struct sl_engine *e = l->e;
+	struct slot *sl = p->slot_ < l->nslots ? &l->slots[p->slot_] : NULL;
+	unsigned notify = p->level >= SL_WIRE_ACK_DURABLE   ? SL_NOTIFY_DURABLE
+	                  : p->level >= SL_WIRE_ACK_WRITTEN ? SL_NOTIFY_WRITTEN
+	                                                    : 0;
+	unsigned i = 0;
+
+	p->status = 0;
+	if (!sl || !sl->used || sl->closed || !sl->log || sl->stream != p->stream_id ||
+	    sl->shard_id != p->shard_id) {
+		p->status = -ENOENT;
+		put_finish(l, p);
+		return;
+	}
+	p->pending_ = 1; /* held until every piece is appended */
+	l->puts_active++;
+	while (i < p->n) {
+		unsigned j = put_chunk(e, p, i);
+		uint64_t first = 0;
+		int rc;
+
+		for (unsigned tries = 0;; tries++) {
+			rc = sl_log_append(sl->log, p->recs + i, j - i,
+			                   notify ? ((uint64_t)(uintptr_t)p | PUT_TAG) : 0, notify,
+			                   &first);
+			/* The first piece may be refused (the caller retries the
+			 * whole put); a later one waits for room, since part of
+			 * the put is already in. */
+			if (rc != -EAGAIN || i == 0 || tries >= 100000)
+				break;
+			shard_poll_store(l);
+		}
+		if (rc < 0) {
+			p->status = rc;
+			if (rc == -EAGAIN)
+				CNT(l, throttled_store, j - i);
+			else
+				CNT(l, append_failed, j - i);
+			break;
+		}
+		for (unsigned k = i; k < j; k++)
+			p->seqs[k] = first + (k - i);
+		sl->last_seq = first + (j - i) - 1;
+		CNT(l, appended, j - i);
+		CNT(l, append_batches, 1);
+		l->appends_since_poll++;
+		if (notify)
+			p->pending_++;
+		i = j;
+	}
+	if (--p->pending_ == 0) {
+		l->puts_active--;
+		put_finish(l, p);
+	}
+}
+
+/* A storage event for a put's piece. */
+static void put_event(struct lcore *l, struct sl_engine_put *p, const struct sl_log_event *ev)
+{
+	if (ev->kind == SL_EV_FAILED) {
+		CNT(l, append_failed, ev->count);
+		if (p->status == 0)
+			p->status = ev->err ? ev->err : -EIO;
+	}
+	if (--p->pending_ == 0) {
+		l->puts_active--;
+		put_finish(l, p);
+	}
+}
+
+static void exec_cmd(struct lcore *l, struct cmd *c)
+{
+	struct slot *sl = &l->slots[c->slot];
+	struct sl_log_report rep;
+
+	switch (c->kind) {
+	case CMD_OPEN:
+		c->rc = sl_mkdir_p(c->dir);
+		if (c->rc < 0) {
+			c->rc = sl_err_set(c->rc, "%s: %s", c->dir, strerror(-c->rc));
+			break;
+		}
+		c->rc = sl_log_open(l->store, c->dir, c->shard_id, sl, &rep, &sl->log);
+		if (c->rc < 0)
+			break;
+		sl->stream = c->stream;
+		sl->shard_id = c->shard_id;
+		sl->last_seq = rep.last_seq;
+		sl->closed = false;
+		sl->used = true;
+		if (c->slot >= l->nslots)
+			l->nslots = c->slot + 1;
+		break;
+	case CMD_CLOSE:
+		sl->closed = true;
+		c->end_seq = sl->last_seq;
+		c->rc = 0;
+		break;
+	case CMD_DROP:
+		c->rc = sl->log ? sl_log_close(sl->log) : 0;
+		memset(sl, 0, sizeof(*sl));
+		break;
+	}
+}
+
+/* Commands and puts from the control thread, in the order it sent them. */
+static unsigned shard_cmds(struct lcore *l)
+{
+	void *m[SHARD_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(l->cmd, m, SHARD_BURST, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		uintptr_t v = (uintptr_t)m[i];
+
+		if (v & PUT_TAG) {
+			shard_put(l, (struct sl_engine_put *)(v & ~(uintptr_t)PUT_TAG));
+		} else {
+			struct cmd *c = m[i];
+
+			exec_cmd(l, c);
+			__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return n;
+}
+
+static void shard_signal(struct lcore *l)
+{
+	uint64_t one = 1;
+
+	if (!l->signal)
+		return;
+	l->signal = false;
+	if (write(l->e->efd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, so the reader is woken anyway. */
+	}
+}
+
 static int shard_poll_store(struct lcore *l)
 {
 	struct sl_log_event ev[EV_MAX];
@@ -930,6 +1151,13 @@ static int shard_poll_store(struct lcore *l)
 		struct sl_dedup_entry *de;
 		bool failed = ev[i].kind == SL_EV_FAILED;
 
+		if (ev[i].cookie & PUT_TAG) {
+			put_event(l,
+			          (struct sl_engine_put *)(uintptr_t)(ev[i].cookie &
+			                                              ~(uint64_t)PUT_TAG),
+			          &ev[i]);
+			continue;
+		}
 		if (!am)
 			continue;
 		a = &meta_of(am)->a;
@@ -968,7 +1196,7 @@ static int shard_do_work(struct lcore *l)
 {
 	struct sl_engine *e = l->e;
 	const struct sl_routes *rt = load_routes(e);
-	int work = 0;
+	int work = (int)shard_cmds(l);
 
 	for (unsigned r = 0; r < e->c.nrx; r++) {
 		struct rte_mbuf *frames[SHARD_BURST];
@@ -1001,6 +1229,7 @@ static int shard_do_work(struct lcore *l)
 			work += shard_poll_store(l);
 		}
 	}
+	shard_signal(l);
 	return work;
 }
 
@@ -1038,7 +1267,7 @@ static int lcore_main(void *arg)
 
 		for (;;) {
 			const struct sl_routes *rt = load_routes(e);
-			unsigned got = 0;
+			unsigned got = shard_cmds(l);
 
 			for (unsigned r = 0; r < e->c.nrx; r++) {
 				struct rte_mbuf *frames[SHARD_BURST];
@@ -1053,16 +1282,40 @@ static int lcore_main(void *arg)
 			if (l->ntx)
 				tx_flush(l);
 			rte_rcu_qsbr_quiescent(e->qs, l->idx);
-			if ((!l->pending && got == 0) || sl_mono_ns() >= until)
+			if ((!l->pending && !l->puts_active && got == 0) || sl_mono_ns() >= until)
 				break;
 		}
-		if (l->pending) {
+		if (l->pending || l->puts_active) {
 			/* Blocking is fine now: wait for durability, then answer. */
 			for (uint32_t k = 0; k < l->nslots; k++)
-				(void)sl_log_sync(l->slots[k].log);
-			for (int tries = 0; l->pending && tries < 1000; tries++)
+				if (l->slots[k].log)
+					(void)sl_log_sync(l->slots[k].log);
+			for (int tries = 0; (l->pending || l->puts_active) && tries < 1000; tries++)
 				shard_poll_store(l);
 		}
+		/* From here the control thread runs commands itself; puts still
+		 * queued are refused. */
+		pthread_mutex_lock(&e->cmd_lock);
+		for (;;) {
+			void *m;
+
+			if (rte_ring_sc_dequeue(l->cmd, &m) != 0)
+				break;
+			if ((uintptr_t)m & PUT_TAG) {
+				struct sl_engine_put *p =
+				        (struct sl_engine_put *)((uintptr_t)m &
+				                                 ~(uintptr_t)PUT_TAG);
+
+				p->status = -ESHUTDOWN;
+				put_finish(l, p);
+			} else {
+				exec_cmd(l, m);
+				__atomic_store_n(&((struct cmd *)m)->done, 1, __ATOMIC_RELEASE);
+			}
+		}
+		l->loop_on = false;
+		pthread_mutex_unlock(&e->cmd_lock);
+		shard_signal(l);
 	}
 	/* Answers still waiting for the port get up to 100 ms more. */
 	for (int tries = 0; l->ntx && tries < 1000; tries++) {
@@ -1196,55 +1449,79 @@ static int port_setup(struct sl_engine *e)
 	return 0;
 }
 
-/*
- * Builds the routing table of e->streams: shards spread round-robin over the
- * shard lcores, each lcore's slots numbered in stream order. The first
- * build (assign) also records the slots on the lcores; later builds give
- * the same mapping under a new generation.
- */
-static int routes_build(struct sl_engine *e, bool assign, uint64_t generation,
-                        struct sl_routes **ret)
+/* ---- the control side: streams, shards, commands ---- */
+
+static int ctl_shard_cmp(const void *a, const void *b)
 {
-	const struct sl_stream_set *set = &e->streams;
+	const struct ctl_shard *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct ctl_shard *ctl_find(const struct ctl_stream *s, uint32_t id)
+{
+	struct ctl_shard key = {.id = id};
+
+	return s->n ? bsearch(&key, s->shards, s->n, sizeof(*s->shards), ctl_shard_cmp) : NULL;
+}
+
+static int route_start_cmp(const void *a, const void *b)
+{
+	const struct sl_route_shard *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* A table routing to the open shards of every stream that has any. */
+static int routes_build(struct sl_engine *e, uint64_t generation, struct sl_routes **ret)
+{
 	struct sl_routes *rt = calloc(1, sizeof(*rt));
-	uint32_t nslots[SL_ENGINE_MAX_LCORES] = {0};
-	uint32_t g = 0, max_id = 0;
+	uint32_t max_id = 0;
 
 	if (!rt)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < set->n; i++)
-		max_id = set->s[i].id > max_id ? set->s[i].id : max_id;
 	rt->generation = generation;
+	for (uint32_t id = 1; id <= SL_STREAMS_MAX_ID; id++)
+		if (e->ctl[id])
+			max_id = id;
 	rt->max_id = max_id;
-	rt->streams = calloc(set->n ? set->n : 1, sizeof(*rt->streams));
+	rt->streams = calloc(e->ctl_streams ? e->ctl_streams : 1, sizeof(*rt->streams));
 	rt->by_id = calloc(max_id + 1, sizeof(*rt->by_id));
 	if (!rt->streams || !rt->by_id)
 		goto fail;
-	for (uint32_t i = 0; i < set->n; i++) {
-		struct sl_route_stream *s = &rt->streams[i];
+	for (uint32_t id = 1; id <= max_id; id++) {
+		const struct ctl_stream *cs = e->ctl[id];
+		struct sl_route_stream *s;
+		uint32_t nopen = 0;
 
-		s->id = set->s[i].id;
-		s->nshards = set->s[i].shards;
+		if (!cs)
+			continue;
+		for (uint32_t k = 0; k < cs->n; k++)
+			nopen += cs->shards[k].open;
+		if (nopen == 0)
+			continue;
+		s = &rt->streams[rt->nstreams];
+		s->id = id;
 		s->max_record_bytes = e->c.max_record_bytes;
-		memcpy(s->name, set->s[i].name, sizeof(s->name));
-		s->shards = calloc(s->nshards, sizeof(*s->shards));
+		memcpy(s->name, cs->name, sizeof(s->name));
+		s->shards = calloc(nopen, sizeof(*s->shards));
 		if (!s->shards)
 			goto fail;
 		rt->nstreams++;
-		for (uint32_t k = 0; k < s->nshards; k++, g++) {
-			struct lcore *l = e->shard_lc[g % e->c.nshard];
+		for (uint32_t k = 0; k < cs->n; k++) {
+			const struct ctl_shard *sh = &cs->shards[k];
 
-			s->shards[k].start = sl_hashkey_even_start(k, s->nshards);
-			s->shards[k].shard_id = k;
-			s->shards[k].lcore = (uint16_t)l->shard_idx;
-			s->shards[k].slot = nslots[l->shard_idx]++;
-			if (assign) {
-				l->slots[l->nslots].stream = s->id;
-				l->slots[l->nslots].shard_id = k;
-				l->nslots++;
-			}
+			if (!sh->open)
+				continue;
+			s->shards[s->nshards++] = (struct sl_route_shard){
+			        .start = sh->start,
+			        .shard_id = sh->id,
+			        .lcore = sh->lcore,
+			        .slot = sh->slot,
+			};
 		}
-		rt->by_id[s->id] = s;
+		qsort(s->shards, s->nshards, sizeof(*s->shards), route_start_cmp);
+		rt->by_id[id] = s;
 	}
 	*ret = rt;
 	return 0;
@@ -1253,31 +1530,336 @@ fail:
 	return -ENOMEM;
 }
 
-static int open_logs(struct sl_engine *e, const struct sl_routes *rt)
+static int routes_republish(struct sl_engine *e)
 {
+	const struct sl_routes *cur = load_routes(e);
+	struct sl_routes *next;
+	int rc = routes_build(e, cur ? cur->generation + 1 : 1, &next);
+
+	if (rc < 0)
+		return sl_err_set(rc, "routing table: out of memory");
+	publish_routes(e, next);
+	return 0;
+}
+
+/* Runs c on lcore l: through its command ring while its loop runs, here
+ * otherwise. Control thread; blocks until done. */
+static int run_cmd(struct sl_engine *e, struct lcore *l, struct cmd *c)
+{
+	c->done = 0;
+	pthread_mutex_lock(&e->cmd_lock);
+	while (l->loop_on && rte_ring_sp_enqueue(l->cmd, c) != 0) {
+		pthread_mutex_unlock(&e->cmd_lock);
+		usleep(50);
+		pthread_mutex_lock(&e->cmd_lock);
+	}
+	if (!l->loop_on) {
+		exec_cmd(l, c);
+		pthread_mutex_unlock(&e->cmd_lock);
+		return c->rc;
+	}
+	pthread_mutex_unlock(&e->cmd_lock);
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+		usleep(20);
+	return c->rc;
+}
+
+static struct cmd *cmd_new(enum cmd_kind kind, uint32_t slot)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->kind = kind;
+		c->slot = slot;
+	}
+	return c;
+}
+
+/* Opens shard sh of stream cs on the least loaded shard lcore. */
+static int ctl_open(struct sl_engine *e, const struct ctl_stream *cs, struct ctl_shard *sh)
+{
+	struct lcore *l = NULL;
+	struct cmd *c;
+	uint32_t slot;
+	int rc;
+
 	for (unsigned j = 0; j < e->c.nshard; j++) {
-		struct lcore *l = e->shard_lc[j];
+		struct lcore *x = e->shard_lc[j];
 
-		for (uint32_t i = 0; i < l->nslots; i++) {
-			const struct sl_route_stream *s = sl_routes_stream(rt, l->slots[i].stream);
-			char dir[PATH_MAX];
-			struct sl_log_report rep;
-			int rc;
+		if (x->ctl_used < x->slots_cap && (!l || x->ctl_used < l->ctl_used))
+			l = x;
+	}
+	if (!l)
+		return sl_err_set(-ENOSPC, "every shard lcore holds %u logs (raise max_logs)",
+		                  e->c.store.max_logs);
+	for (slot = 0; l->ctl_busy[slot]; slot++)
+		;
+	c = cmd_new(CMD_OPEN, slot);
+	if (!c)
+		return -ENOMEM;
+	c->stream = cs->id;
+	c->shard_id = sh->id;
+	if (snprintf(c->dir, sizeof(c->dir), "%s/data/%s/shardId-%012u", e->c.data_dir, cs->name,
+	             sh->id) >= (int)sizeof(c->dir)) {
+		free(c);
+		return sl_err_set(-ENAMETOOLONG, "%s: path too long", e->c.data_dir);
+	}
+	rc = run_cmd(e, l, c);
+	free(c);
+	if (rc < 0)
+		return rc;
+	l->ctl_busy[slot] = true;
+	l->ctl_used++;
+	sh->lcore = (uint16_t)l->shard_idx;
+	sh->slot = slot;
+	return 0;
+}
 
-			if (snprintf(dir, sizeof(dir), "%s/data/%s/shardId-%012u", e->c.data_dir,
-			             s->name, l->slots[i].shard_id) >= (int)sizeof(dir))
-				return sl_err_set(-ENAMETOOLONG, "%s: path too long",
-				                  e->c.data_dir);
-			rc = sl_mkdir_p(dir);
-			if (rc < 0)
-				return sl_err_set(rc, "%s: %s", dir, strerror(-rc));
-			rc = sl_log_open(l->store, dir, l->slots[i].shard_id, &l->slots[i], &rep,
-			                 &l->slots[i].log);
-			if (rc < 0)
-				return rc;
+static int ctl_simple(struct sl_engine *e, const struct ctl_shard *sh, enum cmd_kind kind,
+                      uint64_t *ret_end)
+{
+	struct lcore *l = e->shard_lc[sh->lcore];
+	struct cmd *c = cmd_new(kind, sh->slot);
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	rc = run_cmd(e, l, c);
+	if (ret_end)
+		*ret_end = c->end_seq;
+	free(c);
+	if (kind == CMD_DROP) {
+		l->ctl_busy[sh->slot] = false;
+		l->ctl_used--;
+	}
+	return rc;
+}
+
+static void ctl_rm_shard_dir(struct sl_engine *e, const char *name, uint32_t id)
+{
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s/data/%s/shardId-%012u", e->c.data_dir, name, id) <
+	    (int)sizeof(dir))
+		(void)sl_rm_rf(dir);
+}
+
+int sl_engine_sync_stream(struct sl_engine *e, uint32_t id, const char *name,
+                          const struct sl_engine_shard *shards, uint32_t n,
+                          struct sl_engine_shard_end *ends, uint32_t *ret_nends)
+{
+	struct ctl_stream *cs;
+	struct ctl_shard *keep, *gone;
+	uint32_t nkeep = 0, ngone = 0, nends = 0;
+	bool changed = false;
+	int rc = 0;
+
+	*ret_nends = 0;
+	if (id == 0 || id > SL_STREAMS_MAX_ID || !sl_stream_name_valid(name))
+		return sl_err_set(-EINVAL, "stream %u '%s': bad id or name", id, name);
+	cs = e->ctl[id];
+	if (!cs) {
+		cs = calloc(1, sizeof(*cs));
+		if (!cs)
+			return -ENOMEM;
+		cs->id = id;
+		snprintf(cs->name, sizeof(cs->name), "%s", name);
+		e->ctl[id] = cs;
+		e->ctl_streams++;
+	}
+	keep = calloc((size_t)cs->n + n + 1, sizeof(*keep));
+	gone = calloc((size_t)cs->n + 1, sizeof(*gone));
+	if (!keep || !gone) {
+		free(keep);
+		free(gone);
+		return -ENOMEM;
+	}
+	/* Shards no longer listed go; listed ones are kept or opened. */
+	for (uint32_t k = 0; k < cs->n; k++) {
+		bool listed = false;
+
+		for (uint32_t i = 0; i < n && !listed; i++)
+			listed = shards[i].id == cs->shards[k].id;
+		if (listed)
+			keep[nkeep++] = cs->shards[k];
+		else
+			gone[ngone++] = cs->shards[k];
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct ctl_shard *have = NULL;
+
+		for (uint32_t k = 0; k < nkeep && !have; k++)
+			if (keep[k].id == shards[i].id)
+				have = &keep[k];
+		if (have)
+			continue;
+		keep[nkeep] = (struct ctl_shard){.id = shards[i].id, .start = shards[i].start};
+		rc = ctl_open(e, cs, &keep[nkeep]);
+		if (rc < 0)
+			break;
+		keep[nkeep].open = shards[i].open;
+		changed |= shards[i].open;
+		nkeep++;
+	}
+	/* Shards to close: open ones the caller lists as closed, and closed
+	 * ones opened just now (their last record comes from recovery). */
+	uint32_t *report = calloc((size_t)n + 1, sizeof(*report));
+	uint32_t nreport = 0;
+
+	if (!report) {
+		rc = rc < 0 ? rc : -ENOMEM;
+	} else {
+		for (uint32_t i = 0; i < n; i++) {
+			bool was_open = false, known = false;
+
+			for (uint32_t k = 0; k < cs->n; k++) {
+				if (cs->shards[k].id == shards[i].id) {
+					known = true;
+					was_open = cs->shards[k].open;
+				}
+			}
+			if (shards[i].open)
+				continue;
+			if (was_open || !known)
+				report[nreport++] = shards[i].id;
+		}
+		for (uint32_t k = 0; k < nkeep; k++) {
+			for (uint32_t i = 0; i < n; i++) {
+				if (shards[i].id == keep[k].id && keep[k].open && !shards[i].open) {
+					keep[k].open = false;
+					changed = true;
+				}
+			}
 		}
 	}
+	for (uint32_t g = 0; g < ngone; g++)
+		changed |= gone[g].open;
+	free(cs->shards);
+	qsort(keep, nkeep, sizeof(*keep), ctl_shard_cmp);
+	cs->shards = keep;
+	cs->n = nkeep;
+	keep = NULL;
+	if (changed) {
+		int r = routes_republish(e);
+
+		rc = rc < 0 ? rc : r;
+	}
+	/* After the grace period no rx lcore routes to a closing shard: its
+	 * last record is final. */
+	for (uint32_t i = 0; i < nreport; i++) {
+		struct ctl_shard *sh = ctl_find(cs, report[i]);
+		uint64_t end = 0;
+		int r;
+
+		if (!sh)
+			continue; /* its open failed */
+		r = ctl_simple(e, sh, CMD_CLOSE, &end);
+		if (r < 0) {
+			rc = rc < 0 ? rc : r;
+			continue;
+		}
+		if (ends)
+			ends[nends++] =
+			        (struct sl_engine_shard_end){.shard_id = sh->id, .last_seq = end};
+	}
+	free(report);
+	for (uint32_t g = 0; g < ngone; g++) {
+		(void)ctl_simple(e, &gone[g], CMD_DROP, NULL);
+		ctl_rm_shard_dir(e, cs->name, gone[g].id);
+	}
+	free(keep);
+	free(gone);
+	*ret_nends = nends;
+	return rc;
+}
+
+int sl_engine_drop_stream(struct sl_engine *e, uint32_t id)
+{
+	struct ctl_stream *cs = id && id <= SL_STREAMS_MAX_ID ? e->ctl[id] : NULL;
+	char dir[PATH_MAX];
+	int rc;
+
+	if (!cs)
+		return 0;
+	e->ctl[id] = NULL;
+	e->ctl_streams--;
+	rc = routes_republish(e);
+	for (uint32_t k = 0; k < cs->n; k++)
+		(void)ctl_simple(e, &cs->shards[k], CMD_DROP, NULL);
+	if (snprintf(dir, sizeof(dir), "%s/data/%s", e->c.data_dir, cs->name) < (int)sizeof(dir))
+		(void)sl_rm_rf(dir);
+	free(cs->shards);
+	free(cs);
+	return rc;
+}
+
+struct sl_log *sl_engine_log(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id)
+{
+	const struct ctl_stream *cs =
+	        stream_id && stream_id <= SL_STREAMS_MAX_ID ? e->ctl[stream_id] : NULL;
+	const struct ctl_shard *sh = cs ? ctl_find(cs, shard_id) : NULL;
+
+	if (!sh)
+		return NULL;
+	/* acquire: the lcore wrote the slot before it released the command. */
+	return __atomic_load_n(&e->shard_lc[sh->lcore]->slots[sh->slot].log, __ATOMIC_ACQUIRE);
+}
+
+int sl_engine_shard_stats(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id,
+                          struct sl_log_stats *ret)
+{
+	struct sl_log *log = sl_engine_log(e, stream_id, shard_id);
+
+	if (!log)
+		return -ENOENT;
+	sl_log_stats(log, ret);
 	return 0;
+}
+
+int sl_engine_put(struct sl_engine *e, struct sl_engine_put *p)
+{
+	const struct ctl_stream *cs =
+	        p->stream_id && p->stream_id <= SL_STREAMS_MAX_ID ? e->ctl[p->stream_id] : NULL;
+	const struct ctl_shard *sh = cs ? ctl_find(cs, p->shard_id) : NULL;
+	struct lcore *l;
+	int rc = 0;
+
+	if (!sh || !sh->open)
+		return -ENOENT;
+	l = e->shard_lc[sh->lcore];
+	if (l->puts_inflight + 1 >= rte_ring_get_capacity(l->done))
+		return -EAGAIN;
+	p->slot_ = sh->slot;
+	p->pending_ = 0;
+	pthread_mutex_lock(&e->cmd_lock);
+	if (!l->loop_on)
+		rc = -ESHUTDOWN;
+	else if (rte_ring_sp_enqueue(l->cmd, (void *)((uintptr_t)p | PUT_TAG)) != 0)
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&e->cmd_lock);
+	if (rc == 0)
+		l->puts_inflight++;
+	return rc;
+}
+
+unsigned sl_engine_put_poll(struct sl_engine *e, struct sl_engine_put **ret, unsigned max)
+{
+	unsigned got = 0;
+
+	for (unsigned j = 0; j < e->c.nshard && got < max; j++) {
+		struct lcore *l = e->shard_lc[j];
+		unsigned n =
+		        rte_ring_sc_dequeue_burst(l->done, (void **)(ret + got), max - got, NULL);
+
+		l->puts_inflight -= n;
+		got += n;
+	}
+	return got;
+}
+
+int sl_engine_put_fd(const struct sl_engine *e)
+{
+	return e->efd;
 }
 
 /* ---- retry memory across a clean restart ----
@@ -1376,6 +1958,14 @@ static void retry_memory_save(struct sl_engine *e, bool **log_ok)
 	}
 }
 
+static uint32_t route_by_id(const struct sl_route_stream *s, uint32_t shard_id)
+{
+	for (uint32_t i = 0; i < s->nshards; i++)
+		if (s->shards[i].shard_id == shard_id)
+			return i;
+	return UINT32_MAX;
+}
+
 /* Before the lcores run: loads and removes the file a clean stop left. */
 static void retry_memory_load(struct sl_engine *e, const struct sl_routes *rt)
 {
@@ -1400,6 +1990,7 @@ static void retry_memory_load(struct sl_engine *e, const struct sl_routes *rt)
 		const struct sl_route_stream *s;
 		struct sl_dedup_entry *de;
 		struct lcore *l;
+		uint32_t ri;
 		char end;
 
 		if (sscanf(line,
@@ -1409,11 +2000,11 @@ static void retry_memory_load(struct sl_engine *e, const struct sl_routes *rt)
 		           &end) != 9 ||
 		    end != '\n' || producer == 0 || count == 0 || count > SL_WIRE_MAX_RECORDS ||
 		    age_ms < 0 || (s = sl_routes_stream(rt, stream)) == NULL ||
-		    shard >= s->nshards) {
+		    (ri = route_by_id(s, shard)) == UINT32_MAX) {
 			e->retry_memory_skipped++;
 			continue;
 		}
-		l = e->shard_lc[s->shards[shard].lcore];
+		l = e->shard_lc[s->shards[ri].lcore];
 		if (sl_dedup_producer_seen(l->dedup, producer, floor, now - age_ms * 1000000) < 0) {
 			e->retry_memory_skipped++;
 			continue;
@@ -1437,7 +2028,6 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
                      struct sl_engine **ret)
 {
 	struct sl_engine *e;
-	struct sl_routes *rt = NULL;
 	unsigned nmbufs;
 	size_t qsz;
 	int rc;
@@ -1449,7 +2039,14 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	if (!e)
 		return -ENOMEM;
 	e->c = *c;
-	e->streams = *streams;
+	e->efd = -1;
+	pthread_mutex_init(&e->cmd_lock, NULL);
+	e->ctl = calloc(SL_STREAMS_MAX_ID + 1, sizeof(*e->ctl));
+	e->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!e->ctl || e->efd < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	e->poll_interval_tsc = rte_get_tsc_hz() / 1000000 * c->store_poll_us;
 
 	for (unsigned i = 0; i < c->nrx; i++) {
@@ -1465,7 +2062,7 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 	}
 	for (unsigned i = 0; i < c->nshard; i++) {
 		struct lcore *l = lcore_get(e, c->shard_lcores[i]);
-		uint32_t total = 0;
+		char name[RTE_RING_NAMESIZE];
 
 		if (!l || l->shard_idx >= 0) {
 			rc = sl_err_set(-EINVAL, "shard lcore %u: repeated or out of memory",
@@ -1474,11 +2071,23 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		}
 		l->shard_idx = (int)i;
 		e->shard_lc[i] = l;
-		for (uint32_t s = 0; s < streams->n; s++)
-			total += streams->s[s].shards;
-		l->slots = calloc(total ? total : 1, sizeof(*l->slots));
-		if (!l->slots) {
+		/* A store holds max_logs logs: so many slots per lcore. */
+		l->slots_cap = c->store.max_logs;
+		l->slots = calloc(l->slots_cap, sizeof(*l->slots));
+		l->ctl_busy = calloc(l->slots_cap, sizeof(*l->ctl_busy));
+		if (!l->slots || !l->ctl_busy) {
 			rc = -ENOMEM;
+			goto fail;
+		}
+		/* Puts in flight per lcore stay below the done ring's size. */
+		snprintf(name, sizeof(name), "sl_cmd%u", i);
+		l->cmd = rte_ring_create(name, 4096, (int)rte_socket_id(),
+		                         RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "sl_done%u", i);
+		l->done = rte_ring_create(name, 4096, (int)rte_socket_id(),
+		                          RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!l->cmd || !l->done) {
+			rc = sl_err_set(-ENOMEM, "command rings: %s", rte_strerror(rte_errno));
 			goto fail;
 		}
 		rc = sl_dedup_create(c->dedup_entries, c->dedup_producers,
@@ -1558,18 +2167,32 @@ int sl_engine_create(const struct sl_engine_config *c, const struct sl_stream_se
 		helper_cpus(e, &helpers);
 		(void)sl_store_set_helper_cpus(e->shard_lc[j]->store, &helpers);
 	}
-	rc = routes_build(e, true, 1, &rt);
+	/* The streams given here get even layouts with shards 0..n-1 (the
+	 * control plane syncs its own later). Logs are opened here and then
+	 * driven by their lcore: the launch orders these writes before its
+	 * first use. */
+	for (uint32_t i = 0; i < streams->n; i++) {
+		const struct sl_stream_def *d = &streams->s[i];
+		struct sl_engine_shard *sh = calloc(d->shards, sizeof(*sh));
+		uint32_t nends;
+
+		if (!sh) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		for (uint32_t k = 0; k < d->shards; k++)
+			sh[k] = (struct sl_engine_shard){
+			        .start = sl_hashkey_even_start(k, d->shards),
+			        .id = k,
+			        .open = true};
+		rc = sl_engine_sync_stream(e, d->id, d->name, sh, d->shards, NULL, &nends);
+		free(sh);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = routes_republish(e);
 	if (rc < 0)
 		goto fail;
-	/* Logs are opened here and then driven by their lcore: the launch
-	 * of the lcore orders these writes before its first use. */
-	rc = open_logs(e, rt);
-	if (rc < 0) {
-		sl_routes_free(rt);
-		goto fail;
-	}
-	retry_memory_load(e, rt);
-	publish_routes(e, rt);
 	rc = port_setup(e);
 	if (rc < 0)
 		goto fail;
@@ -1584,14 +2207,26 @@ int sl_engine_start(struct sl_engine *e)
 {
 	unsigned main_id = rte_get_main_lcore();
 
+	if (!e->retry_loaded) {
+		/* Once the control plane has set up the streams. */
+		retry_memory_load(e, load_routes(e));
+		e->retry_loaded = true;
+	}
+
 	for (unsigned i = 0; i < e->nlcores; i++) {
 		struct lcore *l = e->lc[i];
 		int rc;
 
 		if (l->lcore_id == main_id)
 			continue;
+		pthread_mutex_lock(&e->cmd_lock);
+		l->loop_on = l->shard_idx >= 0;
+		pthread_mutex_unlock(&e->cmd_lock);
 		rc = rte_eal_remote_launch(lcore_main, l, l->lcore_id);
 		if (rc < 0) {
+			pthread_mutex_lock(&e->cmd_lock);
+			l->loop_on = false;
+			pthread_mutex_unlock(&e->cmd_lock);
 			sl_engine_stop(e);
 			sl_engine_wait(e);
 			return sl_err_set(rc, "launch on lcore %u failed", l->lcore_id);
@@ -1632,9 +2267,12 @@ int sl_engine_run(struct sl_engine *e)
 	for (unsigned i = 0; i < e->nlcores; i++)
 		if (e->lc[i]->lcore_id == main_id)
 			main_lc = e->lc[i];
-	if (main_lc)
+	if (main_lc) {
+		pthread_mutex_lock(&e->cmd_lock);
+		main_lc->loop_on = main_lc->shard_idx >= 0;
+		pthread_mutex_unlock(&e->cmd_lock);
 		lcore_main(main_lc);
-	else
+	} else
 		while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED))
 			usleep(1000);
 	sl_engine_wait(e);
@@ -1643,13 +2281,7 @@ int sl_engine_run(struct sl_engine *e)
 
 int sl_engine_republish_routes(struct sl_engine *e)
 {
-	struct sl_routes *next;
-	int rc = routes_build(e, false, load_routes(e)->generation + 1, &next);
-
-	if (rc < 0)
-		return rc;
-	publish_routes(e, next);
-	return 0;
+	return routes_republish(e);
 }
 
 void sl_engine_retry_memory(const struct sl_engine *e, uint64_t *ret_loaded, uint64_t *ret_skipped)
@@ -1724,7 +2356,7 @@ void sl_engine_free(struct sl_engine *e)
 
 			if (!l || !l->store)
 				continue;
-			log_ok[j] = calloc(l->nslots ? l->nslots : 1, sizeof(bool));
+			log_ok[j] = calloc(l->slots_cap ? l->slots_cap : 1, sizeof(bool));
 			for (uint32_t k = 0; k < l->nslots; k++) {
 				int rc = l->slots[k].log ? sl_log_close(l->slots[k].log) : -1;
 
@@ -1746,6 +2378,12 @@ void sl_engine_free(struct sl_engine *e)
 				sl_log_close(l->slots[k].log);
 			sl_store_free(l->store);
 		}
+		if (l->done) {
+			/* Puts finished but never polled belong to the caller. */
+			rte_ring_free(l->done);
+			rte_ring_free(l->cmd);
+		}
+		free(l->ctl_busy);
 		rte_pktmbuf_free_bulk(l->delayed, l->ndelayed);
 		for (uint32_t k = 0; l->txb && k < l->ntx; k++)
 			rte_pktmbuf_free(l->txb[(l->txb_head + k) & l->txb_mask]);
@@ -1768,6 +2406,16 @@ void sl_engine_free(struct sl_engine *e)
 				rte_ring_free(e->rings[r][s]);
 			}
 	sl_routes_free(e->routes);
+	for (uint32_t id = 0; e->ctl && id <= SL_STREAMS_MAX_ID; id++) {
+		if (e->ctl[id]) {
+			free(e->ctl[id]->shards);
+			free(e->ctl[id]);
+		}
+	}
+	free(e->ctl);
+	if (e->efd >= 0)
+		close(e->efd);
+	pthread_mutex_destroy(&e->cmd_lock);
 	rte_free(e->qs);
 	rte_mempool_free(e->pool);
 	free(e);

@@ -14,9 +14,11 @@
 #ifndef SL_DATAPLANE_ENGINE_H
 #define SL_DATAPLANE_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "hashkey.h"
 #include "log.h"
 #include "pkt.h"
 #include "streams.h"
@@ -159,6 +161,81 @@ const char *sl_engine_storage_backend(const struct sl_engine *e, int *ret_uring_
  * Control thread only; blocks for the grace period.
  */
 int sl_engine_republish_routes(struct sl_engine *e);
+
+/* ---- the control plane's side (one control thread) ----
+ *
+ * Streams and shards change while the lcores run: the control thread asks
+ * the shard lcores to open, close and drop logs over a command ring per
+ * lcore (the lcore runs the command between bursts; an open or a close
+ * blocks that lcore for the file work), and publishes routing tables under
+ * RCU. Before sl_engine_start() and after sl_engine_wait() the same calls
+ * do the work on the calling thread.
+ */
+
+/* A shard as the catalog has it. */
+struct sl_engine_shard {
+	sl_u128 start; /* first hash key (open shards of a stream tile 0..2^128-1) */
+	uint32_t id;
+	bool open; /* routed; a closed shard keeps its log for readers */
+};
+
+/* A shard that sl_engine_sync_stream() closed. */
+struct sl_engine_shard_end {
+	uint32_t shard_id;
+	uint64_t last_seq; /* its last record; 0: it holds none */
+};
+
+/*
+ * Brings stream id in line with shards[0..n): opens (creating) a log for
+ * each shard it lacks, on the least loaded shard lcore; publishes a table
+ * routing to the open ones; then closes shards no longer open (reported in
+ * ends[], up to n) and drops (closes, deletes the data of) shards not
+ * listed. Logs live in <data_dir>/data/<name>/shardId-<12 digits>. Blocks.
+ * 0 or -errno with sl_errmsg().
+ */
+int sl_engine_sync_stream(struct sl_engine *e, uint32_t id, const char *name,
+                          const struct sl_engine_shard *shards, uint32_t n,
+                          struct sl_engine_shard_end *ends, uint32_t *ret_nends);
+/* Unroutes stream id, closes its logs and deletes its data. Blocks. */
+int sl_engine_drop_stream(struct sl_engine *e, uint32_t id);
+
+/* The log of a shard the engine holds (open or closed): readers may use it
+ * on the control thread until the next sync/drop of that stream. */
+struct sl_log *sl_engine_log(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id);
+
+/*
+ * An append from the control plane (the HTTP API): the records go through
+ * the shard's own lcore, log and group commit, like a producer frame's.
+ * The caller owns p and the records' memory until sl_engine_put_poll()
+ * returns p. status: 0, -EAGAIN (nothing appended: back-pressure), -ENOENT
+ * (shard not open), -ESHUTDOWN, or the log's error; seqs[i] is record i's
+ * sequence number when status is 0.
+ */
+struct sl_engine_put {
+	uint32_t stream_id;
+	uint32_t shard_id;
+	uint32_t n;
+	uint8_t level; /* SL_WIRE_ACK_RECEIVED, _WRITTEN or _DURABLE */
+	const struct sl_record_in *recs;
+	uint64_t *seqs;
+	int status;
+	void *user;
+	/* the engine's */
+	uint32_t slot_;
+	uint32_t pending_;
+};
+
+/* Queues p (control thread). 0, or -EAGAIN (queue full), -ENOENT (no such
+ * open shard), -ESHUTDOWN (lcores not running): then p is not queued. */
+int sl_engine_put(struct sl_engine *e, struct sl_engine_put *p);
+/* Finished puts, up to max. Control thread. */
+unsigned sl_engine_put_poll(struct sl_engine *e, struct sl_engine_put **ret, unsigned max);
+/* Readable (an eventfd; read it to reset) when finished puts are waiting. */
+int sl_engine_put_fd(const struct sl_engine *e);
+
+/* Per-shard log counters, for metrics (relaxed snapshot). -ENOENT if none. */
+int sl_engine_shard_stats(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id,
+                          struct sl_log_stats *ret);
 
 /* Sums the lcores' counters (any thread; values are relaxed snapshots). */
 void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret);

@@ -915,3 +915,183 @@ Test(engine, a_full_shard_ring_is_answered_throttled_with_each_records_shard)
 	free(full_recs);
 	free(res);
 }
+
+/* ---- the control plane's side: streams and shards at run time, puts ---- */
+
+/* Puts n records (recs[from..from+n)) on one shard through the engine's
+ * put path and waits (bounded) for the answer. */
+static int local_put(uint32_t stream, uint32_t shard, const struct rec *recs, unsigned n,
+                     uint64_t *seqs)
+{
+	struct sl_record_in in[64];
+	struct sl_engine_put p = {.stream_id = stream,
+	                          .shard_id = shard,
+	                          .n = n,
+	                          .level = SL_WIRE_ACK_DURABLE,
+	                          .recs = in,
+	                          .seqs = seqs};
+	struct sl_engine_put *done = NULL;
+	int64_t until = sl_mono_ns() + 10000000000ll;
+	int rc;
+
+	cr_assert_leq(n, 64);
+	for (unsigned i = 0; i < n; i++) {
+		in[i] = (struct sl_record_in){.key = recs[i].key,
+		                              .key_len = recs[i].key_len,
+		                              .data = recs[i].data,
+		                              .data_len = recs[i].data_len,
+		                              .arrival_ns = sl_wall_ns()};
+		sl_wire_hash_key(recs[i].key, recs[i].key_len, in[i].hash_key);
+	}
+	rc = sl_engine_put(eng, &p);
+	if (rc < 0)
+		return rc;
+	while (sl_engine_put_poll(eng, &done, 1) == 0) {
+		cr_assert_lt(sl_mono_ns(), until, "put answered");
+		usleep(100);
+	}
+	cr_assert_eq(done, &p);
+	return p.status;
+}
+
+/* Reads a shard through the engine's own log and returns the data words
+ * (the record index make_rec() put first) in order. */
+static unsigned read_shard(uint32_t stream, uint32_t shard, unsigned *idx, unsigned cap,
+                           uint64_t *last_seq)
+{
+	struct sl_log *log = sl_engine_log(eng, stream, shard);
+	struct sl_reader *rd;
+	struct sl_record_out out[64];
+	unsigned n = 0;
+	int got;
+
+	cr_assert_not_null(log, "stream %u shard %u has a log", stream, shard);
+	cr_assert_eq(sl_reader_open(log, 0, &rd), 0);
+	cr_assert_eq(sl_reader_seek_trim_horizon(rd), 0);
+	*last_seq = 0;
+	while ((got = sl_reader_read(rd, out, 64, 1u << 20)) > 0) {
+		for (int j = 0; j < got && n < cap; j++) {
+			cr_assert_gt(out[j].seq, *last_seq);
+			*last_seq = out[j].seq;
+			memcpy(&idx[n++], out[j].data, sizeof(unsigned));
+		}
+	}
+	cr_assert_geq(got, 0);
+	sl_reader_free(rd);
+	return n;
+}
+
+Test(engine, streams_added_split_and_dropped_while_running)
+{
+	enum { N = 40 };
+	struct rec recs[3 * N];
+	struct result res[3 * N];
+	uint8_t buf[1500];
+	uint64_t seqs[64], last;
+	unsigned idx[256];
+	struct sl_engine_shard one[1] = {{.start = 0, .id = 0, .open = true}};
+	const sl_u128 mid = (sl_u128)1 << 127;
+	struct sl_engine_shard split[3] = {
+	        {.start = 0, .id = 0, .open = false},
+	        {.start = 0, .id = 1, .open = true},
+	        {.start = mid, .id = 2, .open = true},
+	};
+	struct sl_engine_shard_end ends[3];
+	uint32_t nends = 9;
+	char path[4096];
+
+	eal_up("0@0,1@0,2@0");
+	engine_up(2, "base", 1, NULL);
+	for (unsigned i = 0; i < 3 * N; i++) {
+		make_rec(&recs[i], i);
+		res[i].status = -1;
+	}
+
+	/* A new stream (id 2) while the lcores run: frames and puts reach it. */
+	cr_assert_eq(sl_engine_sync_stream(eng, 2, "live", one, 1, ends, &nends), 0, "%s",
+	             sl_errmsg());
+	cr_assert_eq(nends, 0);
+	for (unsigned b = 0; b < N / 10; b++)
+		send_payload(buf,
+		             build_put(buf, 9, b + 1, 2, SL_WIRE_ACK_DURABLE, &recs[b * 10], 10));
+	cr_assert_eq(collect(res, 10, N / 10, N, 10000), N);
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(res[i].status, SL_WIRE_OK);
+	cr_assert_eq(local_put(2, 0, &recs[N], 10, seqs), 0);
+	cr_assert_gt(seqs[0], res[N - 1].seq, "a put follows the frames on the shard");
+	for (unsigned i = 1; i < 10; i++)
+		cr_assert_eq(seqs[i], seqs[0] + i);
+	cr_assert_eq(read_shard(2, 0, idx, 256, &last), N + 10);
+	for (unsigned i = 0; i < N + 10; i++)
+		cr_assert_eq(idx[i], i, "record %u in order", i);
+
+	/* Split: the parent closes with its last record, children take over. */
+	cr_assert_eq(sl_engine_sync_stream(eng, 2, "live", split, 3, ends, &nends), 0, "%s",
+	             sl_errmsg());
+	cr_assert_eq(nends, 1);
+	cr_assert_eq(ends[0].shard_id, 0);
+	cr_assert_eq(ends[0].last_seq, seqs[9], "the parent's last record");
+	cr_assert_eq(local_put(2, 0, &recs[N], 1, seqs), -ENOENT, "a closed shard takes nothing");
+	for (unsigned b = 0; b < N / 10; b++)
+		send_payload(buf, build_put(buf, 9, 100 + b + 1, 2, SL_WIRE_ACK_DURABLE,
+		                            &recs[2 * N + b * 10], 10));
+	{
+		struct result r2[N];
+
+		for (unsigned i = 0; i < N; i++)
+			r2[i].status = -1;
+		/* collect() indexes by batch - 1: batches 101.. shifted. */
+		unsigned got = 0;
+		struct answer a;
+
+		while (got < N && next_answer(&a, 10000)) {
+			cr_assert_eq(a.h.type, SL_WIRE_ACK);
+			for (unsigned i = 0; i < a.h.count; i++) {
+				struct sl_wire_ack_entry en;
+
+				sl_wire_ack_entry(a.payload, i, &en);
+				for (unsigned k = 0; k < en.nrec; k++) {
+					struct result *r =
+					        &r2[(a.h.batch_seq - 101) * 10 + en.index + k];
+
+					r->status = en.status;
+					r->shard = en.shard;
+					got++;
+				}
+			}
+		}
+		cr_assert_eq(got, N);
+		for (unsigned i = 0; i < N; i++) {
+			uint8_t h[16];
+
+			sl_wire_hash_key(recs[2 * N + i].key, recs[2 * N + i].key_len, h);
+			cr_assert_eq(r2[i].status, SL_WIRE_OK, "record %u: %d", i, r2[i].status);
+			cr_assert_eq(r2[i].shard, sl_hashkey_value(h) < mid ? 1u : 2u,
+			             "record %u goes to the child owning its hash key", i);
+		}
+	}
+	/* The parent still reads back whole. */
+	cr_assert_eq(read_shard(2, 0, idx, 256, &last), N + 10);
+	cr_assert_eq(last, ends[0].last_seq);
+
+	/* Drop: gone from routing and from disk. */
+	cr_assert_eq(sl_engine_drop_stream(eng, 2), 0);
+	cr_assert_null(sl_engine_log(eng, 2, 1));
+	snprintf(path, sizeof(path), "%s/data/live", dir);
+	cr_assert_neq(access(path, F_OK), 0, "the stream's data is deleted");
+	res[0].status = -1;
+	send_payload(buf, build_put(buf, 9, 1, 2, SL_WIRE_ACK_DURABLE, recs, 1));
+	{
+		struct answer a;
+		struct sl_wire_ack_entry en;
+
+		cr_assert(next_answer(&a, 10000));
+		sl_wire_ack_entry(a.payload, 0, &en);
+		cr_assert_eq(en.status, SL_WIRE_UNKNOWN_STREAM);
+	}
+	engine_down();
+	/* After the lcores stopped, puts are refused and syncs run inline. */
+	cr_assert_eq(local_put(1, 0, recs, 1, seqs), -ESHUTDOWN);
+	cr_assert_eq(sl_engine_sync_stream(eng, 3, "late", one, 1, ends, &nends), 0);
+	cr_assert_not_null(sl_engine_log(eng, 3, 0));
+}
