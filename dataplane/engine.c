@@ -164,7 +164,9 @@ struct lcore {
 	struct rte_ring *done; /* lcore -> control: finished puts */
 	uint32_t puts_active;  /* puts with appends not yet at their level */
 	bool signal;           /* a put finished this loop: poke the eventfd */
-	bool loop_on;          /* lcore_main is taking commands (under cmd_lock) */
+	uint64_t busy_tsc;     /* loop time with work (relaxed: read by metrics) */
+	uint64_t total_tsc;
+	bool loop_on; /* lcore_main is taking commands (under cmd_lock) */
 	/* control thread only */
 	uint32_t puts_inflight;
 	uint32_t ctl_used;
@@ -1242,8 +1244,11 @@ static int lcore_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(e->qs, l->idx);
 	rte_rcu_qsbr_thread_online(e->qs, l->idx);
+	uint64_t t0 = rte_rdtsc();
+
 	while (!__atomic_load_n(&e->stop, __ATOMIC_RELAXED)) {
 		int work = 0;
+		uint64_t t1;
 
 		if (l->rx_idx >= 0)
 			work += rx_do_work(l);
@@ -1252,6 +1257,11 @@ static int lcore_main(void *arg)
 		if (l->ntx)
 			tx_flush(l);
 		rte_rcu_qsbr_quiescent(e->qs, l->idx);
+		t1 = rte_rdtsc();
+		__atomic_store_n(&l->total_tsc, l->total_tsc + (t1 - t0), __ATOMIC_RELAXED);
+		if (work)
+			__atomic_store_n(&l->busy_tsc, l->busy_tsc + (t1 - t0), __ATOMIC_RELAXED);
+		t0 = t1;
 		if (work) {
 			l->idle = 0;
 		} else if (e->c.idle_sleep_us && ++l->idle > 1024) {
@@ -2315,6 +2325,50 @@ void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret)
 			ret->pkt_drops[k] += __atomic_load_n(&s->pkt_drops[k], __ATOMIC_RELAXED);
 		for (unsigned k = 0; k < SL_WIRE_DROP_COUNT; k++)
 			ret->wire_drops[k] += __atomic_load_n(&s->wire_drops[k], __ATOMIC_RELAXED);
+	}
+}
+
+unsigned sl_engine_lcore_stats(const struct sl_engine *e, struct sl_engine_lcore_stats *ret,
+                               unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < e->nlcores && n < max; i++, n++) {
+		const struct lcore *l = e->lc[i];
+		struct sl_engine_lcore_stats *r = &ret[n];
+
+		memset(r, 0, sizeof(*r));
+		r->lcore_id = l->lcore_id;
+		snprintf(r->roles, sizeof(r->roles), "%s",
+		         l->rx_idx >= 0 && l->shard_idx >= 0 ? "rx+shard"
+		         : l->rx_idx >= 0                    ? "rx"
+		                                             : "shard");
+		r->busy_tsc = __atomic_load_n(&l->busy_tsc, __ATOMIC_RELAXED);
+		r->total_tsc = __atomic_load_n(&l->total_tsc, __ATOMIC_RELAXED);
+		if (l->shard_idx >= 0) {
+			for (unsigned k = 0; k < e->c.nrx; k++) {
+				r->ring_used += rte_ring_count(l->in[k]);
+				r->ring_capacity += rte_ring_get_capacity(l->in[k]);
+			}
+		}
+	}
+	return n;
+}
+
+void sl_engine_fsync_hist(const struct sl_engine *e, struct sl_engine_fsync_hist *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned j = 0; j < e->c.nshard; j++) {
+		struct sl_fsync_hist h;
+		uint64_t run = 0;
+
+		sl_store_fsync_hist(e->shard_lc[j]->store, &h);
+		ret->count += h.count;
+		ret->sum_ns += h.sum_ns;
+		for (unsigned b = 0; b < SL_FSYNC_BUCKETS; b++) {
+			run += h.bucket[b];
+			ret->cum[b] += run;
+		}
 	}
 }
 

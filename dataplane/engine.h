@@ -237,6 +237,35 @@ int sl_engine_put_fd(const struct sl_engine *e);
 int sl_engine_shard_stats(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id,
                           struct sl_log_stats *ret);
 
+/* Per lcore: time in loop iterations that found work vs all (TSC cycles
+ * since start: the duty cycle), and frames waiting in the rings into it. */
+struct sl_engine_lcore_stats {
+	unsigned lcore_id;
+	char roles[16]; /* "rx", "shard", "rx+shard" */
+	uint64_t busy_tsc;
+	uint64_t total_tsc;
+	unsigned ring_used;
+	unsigned ring_capacity; /* 0 for an lcore without the shard role */
+};
+unsigned sl_engine_lcore_stats(const struct sl_engine *e, struct sl_engine_lcore_stats *ret,
+                               unsigned max);
+
+/* fdatasync latency over every shard lcore's store, cumulative buckets
+ * (Prometheus style): cum[b] counts syncs of at most
+ * sl_engine_fsync_bucket_us(b), for b < SL_ENGINE_FSYNC_BUCKETS - 1; count
+ * is the +Inf bucket. */
+#define SL_ENGINE_FSYNC_BUCKETS SL_FSYNC_BUCKETS
+static inline uint64_t sl_engine_fsync_bucket_us(unsigned b)
+{
+	return sl_fsync_bucket_us(b);
+}
+struct sl_engine_fsync_hist {
+	uint64_t count;
+	uint64_t sum_ns;
+	uint64_t cum[SL_ENGINE_FSYNC_BUCKETS];
+};
+void sl_engine_fsync_hist(const struct sl_engine *e, struct sl_engine_fsync_hist *ret);
+
 /* Sums the lcores' counters (any thread; values are relaxed snapshots). */
 void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret);
 void sl_engine_stats_print(const struct sl_engine_stats *s, FILE *out);

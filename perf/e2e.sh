@@ -29,7 +29,7 @@ set -uo pipefail
 usage() {
 	cat <<EOF
 usage: perf/e2e.sh [--build DIR] [options]
-  --build DIR      meson build directory with dataplane/sluiced and perf/loadgen (build)
+  --build DIR      meson build directory with daemon/sluiced and perf/loadgen (build)
   --dir DIR        where the engine's logs, Redis' AOF and the memif socket go: put it
                    on the file system under test (/var/tmp)
   --seconds S      measured seconds per loadgen run (5)
@@ -81,7 +81,7 @@ skip() {
 }
 
 # ---- what it needs ----
-sluiced=$build/dataplane/sluiced
+sluiced=$build/daemon/sluiced
 loadgen=$build/perf/loadgen
 [ -x "$sluiced" ] && [ -x "$loadgen" ] ||
 	skip "no $sluiced or $loadgen (build with DPDK: meson setup finds libdpdk, -Dperf=true)"

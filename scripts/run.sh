@@ -12,4 +12,4 @@ if [ ! -f build-release/build.ninja ]; then
 fi
 ninja -C build-release >/dev/null
 echo "sluice: starting sluiced; in another shell: build-release/client/sluice-put --host 198.18.0.2 --stream default hello world"
-exec build-release/dataplane/sluiced "$@"
+exec build-release/daemon/sluiced "$@"

@@ -63,6 +63,7 @@ struct wseg {
 	uint64_t base_seq;
 	uint64_t spare; /* retired segment to reuse for the files, or 0 */
 	uint64_t pos_base;
+	int64_t sync_t0;  /* CLOCK_MONOTONIC ns when the fdatasync in flight went out */
 	uint64_t pos_end; /* UINT64_MAX while it takes appends */
 	uint64_t capacity;
 	uint32_t gen; /* parity picks the registered file slot */
@@ -177,6 +178,10 @@ struct sl_store {
 	unsigned emit_next; /* where the next poll starts reporting */
 	struct sl_io_cqe *cqes;
 	unsigned cqe_cap;
+	/* fdatasync latencies (owner writes, anyone reads: relaxed) */
+	uint64_t fsync_count;
+	uint64_t fsync_sum_ns;
+	uint64_t fsync_bucket[SL_FSYNC_BUCKETS];
 };
 
 /* ---- batch.c ---- */

@@ -855,10 +855,39 @@ static uint64_t seg_written(const struct sl_log *log, const struct wseg *s)
 	return SL_MIN(log->written, end);
 }
 
+static void fsync_record(struct sl_store *st, int64_t t0)
+{
+	struct timespec ts;
+	int64_t ns;
+	unsigned b = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - t0;
+	if (ns < 0)
+		ns = 0;
+	while (b + 1 < SL_FSYNC_BUCKETS && (uint64_t)ns > sl_fsync_bucket_us(b) * 1000)
+		b++;
+	__atomic_store_n(&st->fsync_bucket[b], st->fsync_bucket[b] + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->fsync_sum_ns, st->fsync_sum_ns + (uint64_t)ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->fsync_count, st->fsync_count + 1, __ATOMIC_RELAXED);
+}
+
+void sl_store_fsync_hist(const struct sl_store *st, struct sl_fsync_hist *ret)
+{
+	ret->count = __atomic_load_n(&st->fsync_count, __ATOMIC_RELAXED);
+	ret->sum_ns = __atomic_load_n(&st->fsync_sum_ns, __ATOMIC_RELAXED);
+	for (unsigned b = 0; b < SL_FSYNC_BUCKETS; b++)
+		ret->bucket[b] = __atomic_load_n(&st->fsync_bucket[b], __ATOMIC_RELAXED);
+}
+
 static void prep_sync(struct sl_log *log, struct wseg *s, uint64_t cover)
 {
 	s->sync_op.arg = cover;
 	if (sl_io_prep_fdatasync(log->st->io, &s->file, (uint64_t)(uintptr_t)&s->sync_op) == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		s->sync_t0 = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 		s->sync_busy = true;
 		s->inflight++;
 		log->stats.fdatasyncs++;
@@ -985,6 +1014,7 @@ static void complete(struct sl_store *st, const struct sl_io_cqe *cqe)
 	}
 	case OP_SYNC:
 		s->sync_busy = false;
+		fsync_record(log->st, s->sync_t0);
 		if (cqe->res < 0)
 			log_fail(log, cqe->res); /* after a failed fdatasync nothing is known */
 		else

@@ -86,6 +86,22 @@ int sl_store_set_helper_cpus(struct sl_store *st, const cpu_set_t *set);
 /* When AUTO fell back to the pwrite backend: why io_uring failed (-errno). */
 int sl_store_uring_error(const struct sl_store *st);
 
+/* fdatasync latency histogram of a store: bucket b < SL_FSYNC_BUCKETS - 1
+ * counts syncs that took at most sl_fsync_bucket_us(b) (and more than
+ * bucket b-1's bound); the last bucket counts the slower ones. Any thread
+ * (a relaxed snapshot). */
+#define SL_FSYNC_BUCKETS 17
+static inline uint64_t sl_fsync_bucket_us(unsigned b)
+{
+	return 16ull << b; /* 16 us .. ~0.5 s; the last bucket is beyond */
+}
+struct sl_fsync_hist {
+	uint64_t count;
+	uint64_t sum_ns;
+	uint64_t bucket[SL_FSYNC_BUCKETS];
+};
+void sl_store_fsync_hist(const struct sl_store *st, struct sl_fsync_hist *ret);
+
 /* What recovery found when a log was opened. */
 struct sl_log_report {
 	uint32_t segments;          /* segment files kept */

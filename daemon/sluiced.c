@@ -8,14 +8,17 @@
  *
  * With the TAP defaults it also gives the kernel side of the TAP an address,
  * so producers on this machine reach the engine at once, and prints where
- * they should send. Streams come from --stream NAME[:SHARDS] and are
- * remembered in the data directory (until the control plane exists).
+ * they should send. Streams live in the control plane's catalog
+ * (<data-dir>/catalog.json): created with --stream NAME[:SHARDS] or through
+ * the Kinesis API (sluicectl, aws CLI, SDKs) on --http, 127.0.0.1:4567 by
+ * default.
  *
  * With the TAP defaults the lcore also naps when idle (idle_sleep_us=100).
  *
- * A control thread (not an lcore) handles signals' requests: SIGINT/SIGTERM
- * stop the engine (what was appended is answered, then the logs close),
- * SIGUSR1 writes the counters to --stats-file.
+ * Two threads that are not lcores: the control plane's (HTTP server, API,
+ * every catalog change) and a small one for signals' requests: SIGINT/
+ * SIGTERM stop the engine (what was appended is answered, then the logs
+ * close), SIGUSR1 writes the counters to --stats-file.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -38,6 +41,8 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
+#include "catalog.h"
+#include "control_plane.h"
 #include "engine.h"
 #include "err.h"
 #include "fs.h"
@@ -57,6 +62,7 @@ static void on_signal(int sig)
 		want_stats = 1;
 	else if (engine)
 		sl_engine_stop(engine);
+	/* The control thread is stopped once the engine returns. */
 }
 
 struct opts {
@@ -70,6 +76,9 @@ struct opts {
 	char *rx_list;
 	char *shard_list;
 	struct sl_stream_set *add;
+	struct sl_cp_config cp;
+	struct sl_catalog_config cat;
+	char http_host[64];
 };
 
 static void usage(FILE *f)
@@ -80,7 +89,17 @@ static void usage(FILE *f)
 	        "       sluiced EAL-ARGS -- [OPTIONS]    (any PMD; e.g. -l 0-3 -a 0000:3b:00.0)\n"
 	        "\n"
 	        "  --data-dir DIR          where logs and the stream list live (/var/lib/sluice)\n"
-	        "  --stream NAME[:SHARDS]  create a stream (repeatable; kept across restarts)\n"
+	        "  --stream NAME[:SHARDS]  create a stream unless it exists (repeatable)\n"
+	        "  --http HOST:PORT        serve the Kinesis API (127.0.0.1:4567)\n"
+	        "  --no-http               no API: streams from --stream only\n"
+	        "  --access-key KEY        with --secret-key: verify SigV4 signatures (default:\n"
+	        "  --secret-key SECRET       any signature is accepted); or SLUICE_ACCESS_KEY/\n"
+	        "                            SLUICE_SECRET_KEY in the environment\n"
+	        "  --region NAME           region in ARNs (us-east-1)\n"
+	        "  --account ID            12-digit account in ARNs and messages (000000000000)\n"
+	        "  --shard-limit N         open shards in all streams (500)\n"
+	        "  --api-ack LEVEL         what API puts wait for: received|written|durable "
+	        "(durable)\n"
 	        "  --ip4 ADDR              the engine's IPv4 address (TAP default %s)\n"
 	        "  --ip6 ADDR              the engine's IPv6 address (TAP default %s)\n"
 	        "  --udp-port N            producer port (%d)\n"
@@ -381,12 +400,22 @@ int main(int argc, char **argv)
 	        {"stats-interval", required_argument, NULL, 'i'},
 	        {"set", required_argument, NULL, 'o'},
 	        {"print-config", no_argument, NULL, 'P'},
+	        {"http", required_argument, NULL, 'H'},
+	        {"no-http", no_argument, NULL, 'N'},
+	        {"access-key", required_argument, NULL, 'A'},
+	        {"secret-key", required_argument, NULL, 'B'},
+	        {"region", required_argument, NULL, 'R'},
+	        {"account", required_argument, NULL, 'C'},
+	        {"shard-limit", required_argument, NULL, 'L'},
+	        {"api-ack", required_argument, NULL, 'a'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
 	struct opts o = {.data_dir = "/var/lib/sluice"};
 	struct sl_engine_config c;
 	struct sl_stream_set *streams = NULL;
+	struct sl_catalog *cat = NULL;
+	struct sl_cp *cp = NULL;
 	struct control ctl = {.o = &o};
 	pthread_t ctl_thread;
 	char **eal;
@@ -395,6 +424,13 @@ int main(int argc, char **argv)
 	char ip4s[INET_ADDRSTRLEN] = "", ip6s[INET6_ADDRSTRLEN] = "";
 
 	sl_engine_config_default(&c);
+	o.cp.http = true;
+	sl_http_config_default(&o.cp.http_c);
+	sl_api_config_default(&o.cp.api_c);
+	sl_catalog_config_default(&o.cat);
+	o.cp.ack_level = SL_WIRE_ACK_DURABLE;
+	o.cp.api_c.access_key = getenv("SLUICE_ACCESS_KEY");
+	o.cp.api_c.secret_key = getenv("SLUICE_SECRET_KEY");
 	o.add = calloc(1, sizeof(*o.add));
 	streams = calloc(1, sizeof(*streams));
 	if (!o.add || !streams)
@@ -473,6 +509,53 @@ int main(int argc, char **argv)
 			case 'P':
 				o.print_config = true;
 				break;
+			case 'H': {
+				const char *colon = strrchr(optarg, ':');
+
+				v = colon ? strtoul(colon + 1, NULL, 10) : 0;
+				if (!colon || colon == optarg || v > 65535 ||
+				    (size_t)(colon - optarg) >= sizeof(o.http_host))
+					rc = sl_err_set(-EINVAL, "--http %s: expected HOST:PORT",
+					                optarg);
+				else {
+					memcpy(o.http_host, optarg, (size_t)(colon - optarg));
+					o.http_host[colon - optarg] = 0;
+					o.cp.http_c.host = o.http_host;
+					o.cp.http_c.port = (uint16_t)v;
+				}
+				break;
+			}
+			case 'N':
+				o.cp.http = false;
+				break;
+			case 'A':
+				o.cp.api_c.access_key = optarg;
+				break;
+			case 'B':
+				o.cp.api_c.secret_key = optarg;
+				break;
+			case 'R':
+				o.cat.region = optarg;
+				break;
+			case 'C':
+				o.cat.account = optarg;
+				break;
+			case 'L':
+				v = strtoul(optarg, NULL, 10);
+				if (v == 0 || v > 100000)
+					rc = sl_err_set(-EINVAL, "--shard-limit %s", optarg);
+				o.cat.shard_limit = (uint32_t)v;
+				break;
+			case 'a':
+				if (strcmp(optarg, "received") == 0)
+					o.cp.ack_level = SL_WIRE_ACK_RECEIVED;
+				else if (strcmp(optarg, "written") == 0)
+					o.cp.ack_level = SL_WIRE_ACK_WRITTEN;
+				else if (strcmp(optarg, "durable") == 0)
+					o.cp.ack_level = SL_WIRE_ACK_DURABLE;
+				else
+					rc = sl_err_set(-EINVAL, "--api-ack %s", optarg);
+				break;
 			case 'h':
 				usage(stdout);
 				return 0;
@@ -509,28 +592,46 @@ int main(int argc, char **argv)
 			o.kernel_ip6 = DEFAULT_KERNEL_IP6;
 	}
 
-	/* The stream list: what was remembered plus what was asked for. */
-	rc = sl_streams_load(o.data_dir, streams);
+	if (!o.cp.api_c.access_key != !o.cp.api_c.secret_key) {
+		fprintf(stderr, "sluiced: --access-key and --secret-key go together\n");
+		return 2;
+	}
+	/* The catalog: what exists, plus what --stream asks for. */
+	o.cat.dir = o.data_dir;
+	rc = sl_catalog_open(&o.cat, &cat);
 	if (rc < 0) {
-		fprintf(stderr, "sluiced: %s\n", sl_errmsg());
+		fprintf(stderr, "sluiced: catalog in %s: %s\n", o.data_dir, sl_errmsg());
 		return 1;
+	}
+	if (sl_catalog_nstreams(cat) == 0) {
+		/* Streams an older sluiced kept in <data-dir>/streams. */
+		struct sl_stream_set *old = calloc(1, sizeof(*old));
+
+		if (old && sl_streams_load(o.data_dir, old) == 0)
+			for (uint32_t i = 0; i < old->n; i++)
+				(void)sl_streams_add(o.add, old->s[i].name, old->s[i].shards);
+		free(old);
+	}
+	if (o.add->n == 0 && sl_catalog_nstreams(cat) == 0) {
+		sl_streams_add(o.add, "default", 2);
+		printf("sluiced: no streams yet; creating 'default' with 2 shards (add your own "
+		       "with --stream NAME:SHARDS or the API)\n");
 	}
 	for (uint32_t i = 0; i < o.add->n; i++) {
-		rc = sl_streams_add(streams, o.add->s[i].name, o.add->s[i].shards);
+		const struct sl_cat_stream *have = sl_catalog_stream(cat, o.add->s[i].name);
+		struct sl_catalog_create req = {.name = o.add->s[i].name,
+		                                .mode = SL_CATALOG_PROVISIONED,
+		                                .shard_count = o.add->s[i].shards};
+
+		if (have)
+			continue;
+		rc = sl_catalog_create_stream(cat, &req);
 		if (rc < 0) {
-			fprintf(stderr, "sluiced: %s\n", sl_errmsg());
+			fprintf(stderr, "sluiced: --stream %s: %s\n", o.add->s[i].name,
+			        sl_errmsg());
+			sl_catalog_close(cat);
 			return 1;
 		}
-	}
-	if (streams->n == 0) {
-		sl_streams_add(streams, "default", 2);
-		printf("sluiced: no streams yet; created 'default' with 2 shards (add your own "
-		       "with --stream NAME:SHARDS)\n");
-	}
-	rc = sl_streams_save(o.data_dir, streams);
-	if (rc < 0) {
-		fprintf(stderr, "sluiced: %s\n", sl_errmsg());
-		return 1;
 	}
 
 	rc = rte_eal_init(neal, eal);
@@ -574,8 +675,14 @@ int main(int argc, char **argv)
 	c.data_dir = o.data_dir;
 
 	rc = sl_engine_create(&c, streams, &engine);
+	if (rc == 0)
+		rc = sl_cp_restore(engine, cat, stdout);
+	if (rc == 0 && o.cp.http)
+		rc = sl_cp_create(&o.cp, engine, cat, &cp);
 	if (rc < 0) {
 		fprintf(stderr, "sluiced: %s\n", *sl_errmsg() ? sl_errmsg() : strerror(-rc));
+		sl_engine_free(engine);
+		sl_catalog_close(cat);
 		eal_cleanup();
 		return 1;
 	}
@@ -593,10 +700,7 @@ int main(int argc, char **argv)
 		inet_ntop(AF_INET, c.self.ip4, ip4s, sizeof(ip4s));
 	if (c.self.has_ip6)
 		inet_ntop(AF_INET6, c.self.ip6, ip6s, sizeof(ip6s));
-	printf("sluiced: data in %s; streams:", o.data_dir);
-	for (uint32_t i = 0; i < streams->n; i++)
-		printf(" %s(id %u, %u shards)", streams->s[i].name, streams->s[i].id,
-		       streams->s[i].shards);
+	printf("sluiced: data in %s", o.data_dir);
 	{
 		int uring_err;
 		const char *backend = sl_engine_storage_backend(engine, &uring_err);
@@ -619,12 +723,18 @@ int main(int argc, char **argv)
 	printf("sluiced: ready: producers send UDP to %s%s%s%s%s port %u%s%s\n", ip4s,
 	       *ip4s && *ip6s ? " and [" : (*ip6s ? "[" : ""), ip6s, *ip6s ? "]" : "", "",
 	       c.self.udp_port, o.tap_iface ? " via " : "", o.tap_iface ? o.tap_iface : "");
-	if (o.tap_iface)
+	if (cp)
+		printf("sluiced: ready: Kinesis API on http://%s:%u (HTTP/1.1 and h2c)\n",
+		       o.cp.http_c.host, sl_cp_port(cp));
+	if (o.tap_iface && sl_catalog_nstreams(cat))
 		printf("sluiced: try: sluice-put --host %s --stream %s hello world\n",
-		       *ip4s ? ip4s : ip6s, streams->s[0].name);
+		       *ip4s ? ip4s : ip6s, sl_catalog_stream_at(cat, 0)->name);
 	fflush(stdout);
 
-	rc = sl_engine_run(engine);
+	if (cp)
+		rc = sl_cp_start(cp);
+	if (rc == 0)
+		rc = sl_engine_run(engine);
 	ctl.done = 1;
 	pthread_join(ctl_thread, NULL);
 	write_stats(o.stats_file);
@@ -635,8 +745,12 @@ int main(int argc, char **argv)
 		printf("sluiced: stopping: %" PRIu64 " records appended, %" PRIu64 " acks sent\n",
 		       s.c[SL_EC_appended], s.c[SL_EC_acks]);
 	}
+	/* The API's thread goes first (it calls into the engine), then the
+	 * engine (its logs close), then the catalog. */
+	sl_cp_free(cp);
 	sl_engine_free(engine);
 	engine = NULL;
+	sl_catalog_close(cat);
 	eal_cleanup();
 	free(streams);
 	free(o.add);
