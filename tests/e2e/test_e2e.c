@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "t_util.h"
 
@@ -898,8 +900,8 @@ Test(e2e, restart_keeps_streams_and_records)
 	/* No --stream: the stream must come back from the data directory. */
 	sluiced_start(&d2, "keep-2", NULL);
 	out = slurp(d2.out);
-	cr_assert_not_null(strstr(out, "keep(id "), "the restarted sluiced lists no 'keep':\n%s",
-	                   out);
+	cr_assert_not_null(strstr(out, "stream keep (id "),
+	                   "the restarted sluiced lists no 'keep':\n%s", out);
 	free(out);
 	put_load(&runs[1], 1, "keep-2", ENGINE_IP4, "keep", KEEP_COUNT, KEEP_KEYS);
 	sluiced_stop(&d2);
@@ -1030,4 +1032,269 @@ Test(e2e, sluiced_rejects_bad_arguments_with_a_reason)
 	cr_assert(strstr(out, "--stream"), "%s", out);
 	cr_assert_eq(run_sluiced((const char *[]){"--print-config", NULL}, out, sizeof(out)), 0);
 	cr_assert(strstr(out, "dedup_entries") && strstr(out, "store.segment_bytes"), "%s", out);
+}
+
+/* ---- the Kinesis API and the UDP dataplane on the same streams ---- */
+
+#define API_URL "http://127.0.0.1:4567/"
+
+/* One Kinesis API call with curl inside the namespace; returns the HTTP
+ * status and the parsed body (NULL when empty). */
+static int api(const char *op, const char *body, json_t **ret)
+{
+	char target[128], *outp = path_in("api.out"), *code = path_in("api.code");
+	char *argv[] = {"ip",
+	                "netns",
+	                "exec",
+	                ns,
+	                "curl",
+	                "-s",
+	                "--max-time",
+	                "20",
+	                "-o",
+	                outp,
+	                "-w",
+	                "%{http_code}",
+	                "-H",
+	                target,
+	                "-H",
+	                "Content-Type: application/x-amz-json-1.1",
+	                "-H",
+	                "X-Amz-Date: 20261201T000000Z",
+	                "-H",
+	                "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261201/us-east-1/"
+	                "kinesis/aws4_request, SignedHeaders=host;x-amz-date, Signature=00",
+	                "--data-binary",
+	                (char *)body,
+	                API_URL,
+	                NULL};
+	char *text;
+	int status;
+
+	snprintf(target, sizeof(target), "X-Amz-Target: Kinesis_20131202.%s", op);
+	cr_assert_eq(run_tool(argv, code, NULL), 0, "curl %s failed", op);
+	text = slurp(code);
+	status = atoi(text);
+	free(text);
+	text = slurp(outp);
+	*ret = NULL;
+	if (*text) {
+		json_error_t err;
+
+		*ret = json_loads(text, 0, &err);
+		cr_assert_not_null(*ret, "%s: not JSON: %s", op, text);
+	}
+	free(text);
+	free(outp);
+	free(code);
+	return status;
+}
+
+static void api_ok(const char *op, const char *body, json_t **ret)
+{
+	json_t *j = NULL;
+	int st = api(op, body, &j);
+
+	if (st != 200) {
+		char *s = j ? json_dumps(j, 0) : NULL;
+
+		cr_assert_fail("%s %s: HTTP %d %s", op, body, st, s ? s : "");
+	}
+	if (ret)
+		*ret = j;
+	else
+		json_decref(j);
+}
+
+static void wait_active(const char *stream)
+{
+	char body[256];
+	int64_t end = now_ms() + 30000;
+
+	snprintf(body, sizeof(body), "{\"StreamName\":\"%s\"}", stream);
+	for (;;) {
+		json_t *j;
+		const char *st;
+
+		api_ok("DescribeStreamSummary", body, &j);
+		st = json_string_value(json_object_get(
+		        json_object_get(j, "StreamDescriptionSummary"), "StreamStatus"));
+		cr_assert_not_null(st);
+		if (strcmp(st, "ACTIVE") == 0) {
+			json_decref(j);
+			return;
+		}
+		json_decref(j);
+		cr_assert_lt(now_ms(), end, "%s not ACTIVE after 30 s", stream);
+		usleep(100000);
+	}
+}
+
+/* Every record of one shard from TRIM_HORIZON through the API. */
+static unsigned api_count_shard(const char *stream, const char *shard)
+{
+	char body[1024];
+	json_t *j;
+	unsigned n = 0;
+	char *it;
+
+	snprintf(
+	        body, sizeof(body),
+	        "{\"StreamName\":\"%s\",\"ShardId\":\"%s\",\"ShardIteratorType\":\"TRIM_HORIZON\"}",
+	        stream, shard);
+	api_ok("GetShardIterator", body, &j);
+	it = strdup(json_string_value(json_object_get(j, "ShardIterator")));
+	json_decref(j);
+	for (int rounds = 0; rounds < 100; rounds++) {
+		json_t *recs;
+		const char *next;
+
+		snprintf(body, sizeof(body), "{\"ShardIterator\":\"%s\",\"Limit\":10000}", it);
+		api_ok("GetRecords", body, &j);
+		recs = json_object_get(j, "Records");
+		cr_assert(json_is_array(recs));
+		n += (unsigned)json_array_size(recs);
+		next = json_string_value(json_object_get(j, "NextShardIterator"));
+		free(it);
+		if (json_array_size(recs) == 0 || !next) {
+			json_decref(j);
+			return n;
+		}
+		it = strdup(next);
+		json_decref(j);
+	}
+	cr_assert_fail("%s %s: still records after 100 GetRecords", stream, shard);
+	return n;
+}
+
+/* The metric line value for stream/shard (0 if absent). */
+static uint64_t metric(const char *text, const char *name, const char *stream, const char *shard)
+{
+	char needle[256];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "%s{stream=\"%s\",shard=\"%s\"} ", name, stream, shard);
+	p = strstr(text, needle);
+	return p ? strtoull(p + strlen(needle), NULL, 10) : 0;
+}
+
+Test(e2e, kinesis_api_and_udp_producers_share_streams)
+{
+	enum { UDP = 2000 };
+	struct daemon d;
+	struct run runs[1] = {0};
+	char *lo[] = {"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", NULL};
+	char body[8192];
+	json_t *j;
+	unsigned total = 0;
+
+	env_up("e2e-api");
+	cr_assert_eq(run_tool(lo, NULL, NULL), 0);
+	sluiced_start(&d, "api", "--http", "127.0.0.1:4567", NULL);
+
+	/* A stream made through the API, written by a UDP producer and by
+	 * PutRecords, read back by GetRecords. */
+	api_ok("CreateStream", "{\"StreamName\":\"mix\",\"ShardCount\":2}", NULL);
+	wait_active("mix");
+	put_load(runs, 1, "api", ENGINE_IP4, "mix", UDP, 101);
+	{
+		size_t n = (size_t)snprintf(body, sizeof(body),
+		                            "{\"StreamName\":\"mix\",\"Records\":[");
+
+		for (int i = 0; i < 10; i++)
+			n += (size_t)snprintf(body + n, sizeof(body) - n,
+			                      "%s{\"Data\":\"aGVsbG8=\",\"PartitionKey\":\"pk%d\"}",
+			                      i ? "," : "", i);
+		snprintf(body + n, sizeof(body) - n, "]}");
+	}
+	api_ok("PutRecords", body, &j);
+	cr_assert_eq(json_integer_value(json_object_get(j, "FailedRecordCount")), 0);
+	json_decref(j);
+	total = api_count_shard("mix", "shardId-000000000000") +
+	        api_count_shard("mix", "shardId-000000000001");
+	cr_assert_eq(total, UDP + 10, "GetRecords sees %u records, %u were acked", total, UDP + 10);
+
+	/* /metrics counts them per shard; /healthz answers. */
+	{
+		char *mout = path_in("metrics.txt");
+		char *argv[] = {"ip",
+		                "netns",
+		                "exec",
+		                ns,
+		                "curl",
+		                "-sf",
+		                "--max-time",
+		                "20",
+		                "-o",
+		                mout,
+		                "http://127.0.0.1:4567/metrics",
+		                NULL};
+		char *hz[] = {"ip",         "netns", "exec",
+		              ns,           "curl",  "-sf",
+		              "--max-time", "20",    "http://127.0.0.1:4567/healthz",
+		              NULL};
+		char *text;
+		uint64_t m;
+
+		cr_assert_eq(run_tool(argv, NULL, NULL), 0, "GET /metrics");
+		text = slurp(mout);
+		m = metric(text, "sluice_shard_records_total", "mix", "shardId-000000000000") +
+		    metric(text, "sluice_shard_records_total", "mix", "shardId-000000000001");
+		cr_assert_eq(m, UDP + 10, "metrics count %" PRIu64 " records", m);
+		cr_assert_not_null(strstr(text, "sluice_fdatasync_seconds_count "));
+		cr_assert_not_null(strstr(text, "sluice_lcore_busy_ratio{"));
+		free(text);
+		free(mout);
+		cr_assert_eq(run_tool(hz, NULL, NULL), 0, "GET /healthz");
+	}
+
+	/* Split shard 0 while sluiced runs: new UDP records go to the
+	 * children, the parent keeps what it had and ends. */
+	api_ok("SplitShard",
+	       "{\"StreamName\":\"mix\",\"ShardToSplit\":\"shardId-000000000000\","
+	       "\"NewStartingHashKey\":\"85070591730234615865843651857942052864\"}",
+	       NULL);
+	wait_active("mix");
+	{
+		unsigned before0 = api_count_shard("mix", "shardId-000000000000");
+		unsigned after;
+		struct run more[1] = {0};
+
+		put_load(more, 1, "api-split", ENGINE_IP4, "mix", UDP, 101);
+		cr_assert_eq(api_count_shard("mix", "shardId-000000000000"), before0,
+		             "the closed parent takes no more records");
+		after = api_count_shard("mix", "shardId-000000000001") +
+		        api_count_shard("mix", "shardId-000000000002") +
+		        api_count_shard("mix", "shardId-000000000003");
+		cr_assert_eq(after + before0, total + UDP, "after the split: %u + %u records",
+		             after, before0);
+		cr_assert_gt(api_count_shard("mix", "shardId-000000000002") +
+		                     api_count_shard("mix", "shardId-000000000003"),
+		             0, "the children took records");
+		runs_free(more, 1);
+	}
+	/* Delete: the stream goes, and so does its data once DELETING ends. */
+	api_ok("DeleteStream", "{\"StreamName\":\"mix\"}", NULL);
+	{
+		int64_t end = now_ms() + 30000;
+		int st;
+
+		while ((st = api("DescribeStreamSummary", "{\"StreamName\":\"mix\"}", &j)) == 200) {
+			json_decref(j);
+			cr_assert_lt(now_ms(), end, "mix still there 30 s after DeleteStream");
+			usleep(100000);
+		}
+		cr_assert_eq(st, 400);
+		cr_assert_str_eq(json_string_value(json_object_get(j, "__type")),
+		                 "ResourceNotFoundException");
+		json_decref(j);
+	}
+	sluiced_stop(&d);
+	{
+		char *p = path_in("data-dir/data/mix");
+
+		cr_assert_neq(access(p, F_OK), 0, "the deleted stream's data is gone");
+		free(p);
+	}
+	runs_free(runs, 1);
 }
