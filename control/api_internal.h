@@ -120,4 +120,32 @@ void sl_api_seq_format(uint32_t shard_id, uint64_t seq, char buf[SL_API_SEQ_DIGI
 /* 0, or -EINVAL when s is not a number of that form. */
 int sl_api_seq_parse(const char *s, uint32_t *ret_shard_id, uint64_t *ret_seq);
 
+/*
+ * Shard iterator tokens (format: api_data.c's opening comment), exposed
+ * for tests. A token carries a log position in one shard, when it was
+ * issued, and the stream's name and creation time; an HMAC-SHA256 under
+ * key makes it unforgeable.
+ */
+#define SL_API_ITERATOR_VERSION 1
+#define SL_API_ITERATOR_LATEST  0x01 /* flags: made by a LATEST request */
+#define SL_API_ITERATOR_BUF     256  /* base64 token + NUL */
+
+struct sl_api_iterator {
+	uint32_t stream_id;
+	uint32_t shard_id;
+	uint64_t seq;              /* the next read starts at the first record >= seq */
+	int64_t issued_ms;         /* Unix ms */
+	int64_t stream_created_ms; /* the catalog's created_ms */
+	uint8_t flags;
+	char stream[SL_CATALOG_NAME_MAX + 1];
+};
+
+/* Writes the NUL-terminated token and returns its length, or -EINVAL
+ * (stream name empty or too long). */
+int sl_api_iterator_encode(const uint8_t key[32], const struct sl_api_iterator *it,
+                           char buf[SL_API_ITERATOR_BUF]);
+/* 0, or -EINVAL when s is not a token made with key (malformed, altered,
+ * another version). Expiry is the caller's check (issued_ms). */
+int sl_api_iterator_decode(const uint8_t key[32], const char *s, struct sl_api_iterator *ret);
+
 #endif
