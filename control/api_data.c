@@ -1365,8 +1365,10 @@ void sl_api_op_get_records(struct sl_api_call *c)
 	    sl_reader_seek_at_seq(r, it.seq) < 0)
 		goto fail;
 
-	/* ~ the cost of copying and base64-encoding the data; chunks keep the
-	 * reader's arena small. */
+	/* This loop is what a polling consumer pays: ~100 ms for 10000 small
+	 * records and ~330 ms for a 10 MiB answer, request to parsed answer
+	 * (unit test fixture, -O2, page cache warm; mostly jansson and
+	 * base64). Reading in chunks keeps the reader's arena small. */
 	next = it.seq;
 	while (!capped && got < limit) {
 		unsigned want = (unsigned)SL_MIN((int64_t)GET_CHUNK, limit - (int64_t)got);
