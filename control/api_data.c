@@ -69,6 +69,7 @@
 #define SEQ_PATTERN       "0|([1-9]\\d{0,128})"
 #define HASH_KEY_PATTERN  "0|([1-9]\\d{0,38})"
 #define ENTRY_STRUCT_NAME "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310"
+#define LIST_MARK         "\x01records\x01"
 
 /* A record of a put request. */
 struct put_entry {
@@ -866,10 +867,11 @@ freed: /* c was answered */
 void sl_api_op_put_records(struct sl_api_call *c)
 {
 	struct sl_api *api = c->api;
-	const char *name, *arn, **ehk = NULL;
+	const char *name, *arn, **ehk = NULL, *mark;
 	const struct sl_cat_stream *s;
 	struct sl_api_verr v = {0};
 	struct put_req *q = NULL;
+	char *list_val = NULL;
 	json_t *list;
 	size_t n;
 	bool *present = NULL;
@@ -915,20 +917,23 @@ void sl_api_op_put_records(struct sl_api_call *c)
 		sl_api_verr_add(&v, "[]", "records",
 		                "Member must have length greater than or equal to 1");
 	} else if (n > PUT_MAX_ENTRIES) {
-		/* The list as Coral prints it: one Java object name per entry. */
+		/* The list as Coral prints it, one Java object name per entry,
+		 * is longer than sl_api_verr holds: a marker stands for it
+		 * until the message is sent. */
 		size_t cap = n * (sizeof(ENTRY_STRUCT_NAME) + 2) + 3, len = 0;
-		char *val = malloc(cap);
 
-		if (val) {
-			val[len++] = '[';
-			for (size_t i = 0; i < n; i++)
-				len += (size_t)snprintf(val + len, cap - len, "%s%s", i ? ", " : "",
-				                        ENTRY_STRUCT_NAME);
-			snprintf(val + len, cap - len, "]");
+		list_val = malloc(cap);
+		if (!list_val) {
+			sl_api_send_error(c, 500, "InternalFailure", "Internal Service Failure");
+			goto out;
 		}
-		sl_api_verr_add(&v, val ? val : "[...]", "records",
+		list_val[len++] = '[';
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)snprintf(list_val + len, cap - len, "%s%s", i ? ", " : "",
+			                        ENTRY_STRUCT_NAME);
+		snprintf(list_val + len, cap - len, "]");
+		sl_api_verr_add(&v, LIST_MARK, "records",
 		                "Member must have length less than or equal to 500");
-		free(val);
 	}
 	for (size_t i = 0; i < n; i++) {
 		char prefix[40];
@@ -940,6 +945,14 @@ void sl_api_op_put_records(struct sl_api_call *c)
 	sl_api_verr_stream_name(&v, name, arn == NULL);
 	if (arn)
 		sl_api_verr_stream_arn(&v, arn);
+	if (list_val && (mark = strstr(v.msg, LIST_MARK))) {
+		/* sl_api_verr_send() with the list in place of its marker. */
+		sl_api_send_error(c, 400, "ValidationException",
+		                  "%u validation error%s detected: %.*s%s%s", v.n,
+		                  v.n > 1 ? "s" : "", (int)(mark - v.msg), v.msg, list_val,
+		                  mark + strlen(LIST_MARK));
+		goto out;
+	}
 	if (sl_api_verr_send(c, &v))
 		goto out;
 	s = sl_api_stream(c, name, arn);
@@ -951,6 +964,7 @@ out:
 	put_req_free(q);
 	free(ehk);
 	free(present);
+	free(list_val);
 }
 
 /* ---- GetShardIterator ---- */
