@@ -91,8 +91,9 @@ struct put_req {
 	int64_t stream_created_ms;
 	char stream[SL_CATALOG_NAME_MAX + 1];
 	int64_t arrival_ns;
-	uint32_t pending; /* parts the backend holds */
-	uint32_t depth;   /* dispatch() calls on the stack (put_done may come inside put()) */
+	struct put_part *parts; /* the backend holds these */
+	uint32_t pending;       /* how many */
+	uint32_t depth;         /* dispatch() calls on the stack (put_done may come inside put()) */
 	uint32_t n;
 	struct put_entry e[];
 };
@@ -101,8 +102,9 @@ struct put_req {
 struct put_part {
 	struct sl_api_put p;
 	struct put_req *req;
-	bool rerouted; /* a -ENOENT now is final */
-	uint32_t *idx; /* p.n entries: which request entry each record is */
+	struct put_part *next, **pprev; /* req->parts */
+	bool rerouted;                  /* a -ENOENT now is final */
+	uint32_t *idx;                  /* p.n entries: which request entry each record is */
 };
 
 struct sl_api_data {
@@ -430,6 +432,16 @@ static uint32_t route_find(const struct route *rt, sl_u128 v)
 
 /* ---- puts: dispatch and completion ---- */
 
+static void part_free(struct put_part *pt)
+{
+	if (pt->pprev) {
+		*pt->pprev = pt->next;
+		if (pt->next)
+			pt->next->pprev = pt->pprev;
+	}
+	free(pt);
+}
+
 static void put_finish(struct put_req *q);
 
 static void entries_fail(struct put_req *q, const uint32_t *idx, uint32_t n, int status)
@@ -502,13 +514,18 @@ static void dispatch(struct put_req *q, uint32_t *idx, uint32_t n, bool rerouted
 		pt->p.n = (uint32_t)m;
 		pt->p.recs = recs;
 		pt->p.api_priv = pt;
+		pt->next = q->parts;
+		if (pt->next)
+			pt->next->pprev = &pt->next;
+		pt->pprev = &q->parts;
+		q->parts = pt;
 		q->pending++;
 		rc = api->be.put(api->be.arg, &pt->p);
 		if (rc < 0) {
 			/* Not taken: nothing of it was appended. */
 			q->pending--;
 			entries_fail(q, pt->idx, pt->p.n, rc);
-			free(pt);
+			part_free(pt);
 		}
 		i = j;
 	}
@@ -559,7 +576,7 @@ void sl_api_data_put_done(struct sl_api *api, struct sl_api_put *p)
 	} else {
 		entries_fail(q, pt->idx, p->n, p->status < 0 ? p->status : -EIO);
 	}
-	free(pt);
+	part_free(pt);
 	if (q->pending == 0 && q->depth == 0)
 		put_finish(q);
 }
@@ -573,6 +590,8 @@ static void put_req_free(struct put_req *q)
 		if (q->next)
 			q->next->pprev = q->pprev;
 	}
+	while (q->parts) /* only when the API goes away with the backend stopped */
+		part_free(q->parts);
 	for (uint32_t i = 0; i < q->n; i++)
 		free(q->e[i].data);
 	free(q);

@@ -1934,3 +1934,50 @@ Test(api_data, stream_arn_is_accepted)
 	cr_assert_eq(nrecs(ans.body), 1);
 	free(it);
 }
+
+Test(api_data, puts_in_flight_at_free_are_answered_503)
+{
+	mkstream("bye", 1);
+	fb.defer = true;
+	send_req("PutRecord", json_pack("{s:s, s:s, s:s}", "StreamName", "bye", "PartitionKey", "a",
+	                                "Data", "AAAA"));
+	cr_assert(!ans.done);
+	struct sl_api_stats st;
+
+	sl_api_stats(api, &st);
+	cr_assert_eq(st.inflight, 1);
+	sl_api_free(api);
+	api = NULL;
+	cr_assert(ans.done);
+	expect_err(503, "ServiceUnavailable", NULL);
+	/* The backend, stopped, drops what it held. */
+	while (fb.deferred) {
+		struct fb_put *w = fb.deferred;
+
+		fb.deferred = w->next;
+		free(w);
+	}
+}
+
+Test(api_data, counters)
+{
+	struct sl_api_stats st;
+
+	mkstream("cnt", 2);
+	fb.throttle_now = 1;
+	call("PutRecords",
+	     json_pack("{s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "StreamName",
+	               "cnt", "Records", "PartitionKey", "a", "ExplicitHashKey", "0", "Data",
+	               "AAAA", "PartitionKey", "a", "ExplicitHashKey", "1", "Data", "AAAA",
+	               "PartitionKey", "a", "ExplicitHashKey", MAXK_STR, "Data", "AAAA"));
+	expect_ok();
+	char *it = iterator("cnt", "shardId-000000000000", "TRIM_HORIZON", NULL);
+
+	cr_assert_eq(nrecs(get(it, 0)), 2);
+	free(it);
+	sl_api_stats(api, &st);
+	cr_assert_eq(st.put_records, 2);
+	cr_assert_eq(st.put_throttled, 1);
+	cr_assert_eq(st.get_records, 2);
+	cr_assert_eq(st.inflight, 0);
+}
