@@ -259,6 +259,12 @@ static void env_up(const char *tag)
 	if (run_tool(argv, NULL, NULL) != 0)
 		cr_skip_test("`ip netns add %s` failed (no ip tool or no namespaces here)", ns);
 	ns_made = true;
+	{
+		/* The Kinesis API listens on the namespace's 127.0.0.1. */
+		char *lo[] = {"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", NULL};
+
+		cr_assert_eq(run_tool(lo, NULL, NULL), 0, "lo up in %s", ns);
+	}
 }
 
 /* ---- sluiced ---- */
@@ -1183,13 +1189,11 @@ Test(e2e, kinesis_api_and_udp_producers_share_streams)
 	enum { UDP = 2000 };
 	struct daemon d;
 	struct run runs[1] = {0};
-	char *lo[] = {"ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up", NULL};
 	char body[8192];
 	json_t *j;
 	unsigned total = 0;
 
 	env_up("e2e-api");
-	cr_assert_eq(run_tool(lo, NULL, NULL), 0);
 	sluiced_start(&d, "api", "--http", "127.0.0.1:4567", NULL);
 
 	/* A stream made through the API, written by a UDP producer and by
