@@ -130,13 +130,16 @@ static int after_change(struct sl_ctl *ctl, const struct sl_ctl_args *a, const c
 int sl_ctl_list(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 {
 	static const char *const head[] = {"NAME", "STATUS", "MODE", "CREATED"};
-	struct sl_table *t;
+	/* Servers without StreamSummaries (older ones) get a list of names. */
+	struct sl_table *t = NULL, *names_only = NULL;
 	json_t *req = json_object(), *out = NULL;
+	bool summaries = false;
 	int rc = 0;
 
 	(void)a;
-	if (!req || sl_table_create(4, head, &t) < 0) {
+	if (!req || sl_table_create(4, head, &t) < 0 || sl_table_create(1, head, &names_only) < 0) {
 		json_decref(req);
+		sl_table_free(t);
 		return sl_ctl_error(ctl, SL_CTL_EXIT_SERVICE, "out of memory");
 	}
 	for (unsigned page = 0; req; page++) {
@@ -179,6 +182,7 @@ int sl_ctl_list(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 					s = x;
 			}
 			if (s) {
+				summaries = true;
 				cells[1] = sl_ctl_str(s, "StreamStatus");
 				cells[2] = sl_ctl_str(json_object_get(s, "StreamModeDetails"),
 				                      "StreamMode");
@@ -186,7 +190,7 @@ int sl_ctl_list(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 				                   created, sizeof(created));
 				cells[3] = created;
 			}
-			if (sl_table_add(t, cells) < 0) {
+			if (sl_table_add(t, cells) < 0 || sl_table_add(names_only, cells) < 0) {
 				rc = sl_ctl_error(ctl, SL_CTL_EXIT_SERVICE, "out of memory");
 				break;
 			}
@@ -211,8 +215,9 @@ int sl_ctl_list(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 	json_decref(out);
 	json_decref(req);
 	if (!rc && !ctl->json)
-		sl_table_print(t, stdout);
+		sl_table_print(summaries ? t : names_only, stdout);
 	sl_table_free(t);
+	sl_table_free(names_only);
 	return rc;
 }
 

@@ -961,6 +961,17 @@ Test(sluicectl, list_follows_pages_and_prints_a_table)
 	run_free(&r);
 }
 
+Test(sluicectl, list_without_summaries_prints_names)
+{
+	struct run r;
+
+	can("ListStreams", 200, "{\"StreamNames\":[\"a\",\"b\"],\"HasMoreStreams\":false}");
+	r = RUN("list");
+	EXPECT(r, 0);
+	cr_assert_str_eq(r.out, "NAME\na\nb\n");
+	run_free(&r);
+}
+
 Test(sluicectl, json_prints_each_raw_answer)
 {
 	const char *p1 = "{\"StreamNames\":[\"a\"],\"HasMoreStreams\":true,\"NextToken\":\"t\"}";
