@@ -21,7 +21,6 @@
 
 #define WAIT_FIRST_MS 250  /* first pause between polls of --wait */
 #define WAIT_MAX_MS   2000 /* longest pause */
-#define MAX_PAGES     100000
 
 const char *sl_ctl_opt(const struct sl_ctl_args *a, int id)
 {
@@ -166,7 +165,7 @@ int sl_ctl_list_shards(struct sl_ctl *ctl, const char *name, bool print_raw,
 	json_t *req = sl_ctl_stream_request(name), *out = NULL;
 	int rc = 0;
 
-	for (unsigned page = 0; req && page < MAX_PAGES; page++) {
+	for (unsigned page = 0; req && page < SL_CTL_MAX_PAGES; page++) {
 		const char *next;
 		json_t *shards, *s;
 		size_t i;
@@ -208,7 +207,7 @@ int sl_ctl_list_shards(struct sl_ctl *ctl, const char *name, bool print_raw,
 	if (req) {
 		json_decref(req);
 		return sl_ctl_error(ctl, SL_CTL_EXIT_PROTOCOL, "ListShards: more than %u pages",
-		                    MAX_PAGES);
+		                    SL_CTL_MAX_PAGES);
 	}
 	return 0;
 }

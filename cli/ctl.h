@@ -40,6 +40,9 @@ enum sl_ctl_exit {
 #define SL_CTL_MAX_BATCH_RECORDS 500
 #define SL_CTL_MAX_BATCH_BYTES   (5u << 20)
 #define SL_CTL_MAX_KEY_CHARS     256
+/* Pages of a paginated list followed at most (a server that keeps saying
+ * "more" cannot keep sluicectl forever). */
+#define SL_CTL_MAX_PAGES 100000
 
 /* Option ids: one namespace for global and command options. */
 enum sl_ctl_opt_id {

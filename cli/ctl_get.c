@@ -30,8 +30,8 @@
 #define IDLE_FIRST_MS   100
 #define IDLE_MAX_MS     2000
 #define MAX_SHARDS      100000
-#define MAX_EMPTY_READS 1000 /* empty answers while behind before giving up on a shard */
-#define MAX_LIMIT       10000
+#define MAX_EMPTY_READS 1000  /* empty answers while behind before giving up on a shard */
+#define GET_MAX_RECORDS 10000 /* GetRecords Limit at most */
 
 enum state { WAITING, READING, DONE };
 
@@ -72,7 +72,8 @@ static struct gshard *find(struct get *g, const char *id)
 	return NULL;
 }
 
-/* Adds shard id with its parents (NULL-safe), WAITING; NULL when full. */
+/* Adds shard id with its parents (NULL-safe), WAITING; NULL when full.
+ * Moves g->s: pointers to shards taken before are stale afterwards. */
 static struct gshard *add(struct get *g, const char *id, const char *p1, const char *p2)
 {
 	struct gshard *s;
@@ -317,7 +318,7 @@ static int add_children(struct get *g, json_t *children)
 static int read_once(struct get *g, struct gshard *s, uint64_t *ret_got)
 {
 	struct sl_ctl *ctl = g->ctl;
-	uint64_t want = MAX_LIMIT;
+	uint64_t want = GET_MAX_RECORDS;
 	json_t *req, *out = NULL, *recs, *r, *next, *behind;
 	size_t i;
 	int rc;

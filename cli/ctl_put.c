@@ -24,9 +24,6 @@
 #include "lines.h"
 #include "u128.h"
 
-#define BACKOFF_MS  100
-#define BACKOFF_MAX 5000
-
 struct entry {
 	uint64_t index;
 	char key[24]; /* the index, when no --key */
@@ -50,7 +47,6 @@ struct put {
 	size_t bytes; /* data + keys of the batch */
 	uint64_t next_index;
 	uint64_t ok, failed, resent;
-	uint64_t rnd;
 };
 
 static size_t utf8_chars(const char *s)
@@ -182,24 +178,23 @@ static void report(struct put *p)
 static int flush(struct put *p)
 {
 	struct sl_ctl *ctl = p->ctl;
-	uint32_t pause = BACKOFF_MS;
+	uint32_t pause = SL_KINESIS_BACKOFF_FIRST_MS;
 
-	if (!p->n)
-		return 0;
-	for (;;) {
+	for (bool first = true;; first = false) {
 		size_t sent = 0;
 		json_t *req, *out = NULL;
 		int rc;
 
 		for (size_t i = 0; i < p->n; i++)
-			if (!p->e[i].done) {
-				p->e[i].sends++;
-				sent++;
-				if (p->e[i].sends > 1)
-					p->resent++;
-			}
+			sent += !p->e[i].done;
 		if (!sent)
 			break;
+		/* A pause before the throttled ones go again. */
+		if (!first && sl_kinesis_backoff(ctl->k, &pause) < 0)
+			return SL_CTL_EXIT_INTERRUPTED;
+		for (size_t i = 0; i < p->n; i++)
+			if (!p->e[i].done && ++p->e[i].sends > 1)
+				p->resent++;
 		req = build(p);
 		if (!req)
 			return sl_ctl_error(ctl, SL_CTL_EXIT_SERVICE, "out of memory");
@@ -214,18 +209,6 @@ static int flush(struct put *p)
 			return sl_ctl_error(
 			        ctl, SL_CTL_EXIT_PROTOCOL,
 			        "PutRecords: the answer does not match the %zu records sent", sent);
-		for (size_t i = 0; i < p->n; i++)
-			if (!p->e[i].done) {
-				/* Jittered pause before the throttled ones go again. */
-				p->rnd ^= p->rnd << 13, p->rnd ^= p->rnd >> 7,
-				        p->rnd ^= p->rnd << 17;
-				if (sl_kinesis_sleep(
-				            ctl->k,
-				            pause / 2 + (uint32_t)(p->rnd % (pause / 2 + 1))) < 0)
-					return SL_CTL_EXIT_INTERRUPTED;
-				pause = pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : pause * 2;
-				break;
-			}
 	}
 	report(p);
 	clear_batch(p);
@@ -325,7 +308,6 @@ int sl_ctl_put(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 	p->key = sl_ctl_opt(a, OPT_KEY);
 	p->hash_key = sl_ctl_opt(a, OPT_HASH_KEY);
 	p->quiet = sl_ctl_opt(a, OPT_QUIET) != NULL;
-	p->rnd = (uint64_t)t0 | 1;
 	if (p->key) {
 		json_t *k = json_string(p->key);
 

@@ -15,8 +15,6 @@
 #include "table.h"
 #include "u128.h"
 
-#define MAX_PAGES 100000
-
 /* Sends op with req (consumed); prints the answer with --json. */
 static int simple_call(struct sl_ctl *ctl, const char *op, json_t *req, json_t **ret_out)
 {
@@ -147,7 +145,7 @@ int sl_ctl_list(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 		const char *next, *last = NULL;
 		size_t i;
 
-		if (page == MAX_PAGES) {
+		if (page == SL_CTL_MAX_PAGES) {
 			rc = sl_ctl_error(ctl, SL_CTL_EXIT_PROTOCOL, "ListStreams: too many pages");
 			break;
 		}
@@ -532,7 +530,7 @@ int sl_ctl_tags(struct sl_ctl *ctl, const struct sl_ctl_args *a)
 		const char *last = NULL;
 		size_t i;
 
-		if (page == MAX_PAGES) {
+		if (page == SL_CTL_MAX_PAGES) {
 			rc = sl_ctl_error(ctl, SL_CTL_EXIT_PROTOCOL,
 			                  "ListTagsForStream: too many pages");
 			break;

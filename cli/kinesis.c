@@ -30,8 +30,7 @@
 
 #define TARGET_PREFIX "Kinesis_20131202."
 #define CONTENT_TYPE  "application/x-amz-json-1.1"
-#define BACKOFF_MS    100  /* first pause before a retry; doubles */
-#define BACKOFF_MAX   5000 /* longest pause */
+#define BACKOFF_MAX   5000 /* longest pause between retries, ms */
 
 struct sl_kinesis {
 	struct sl_kinesis_config c;
@@ -287,6 +286,15 @@ int sl_kinesis_sleep(const struct sl_kinesis *k, uint32_t ms)
 	}
 }
 
+int sl_kinesis_backoff(struct sl_kinesis *k, uint32_t *pause_ms)
+{
+	uint32_t p = *pause_ms;
+
+	k->rnd ^= k->rnd << 13, k->rnd ^= k->rnd >> 7, k->rnd ^= k->rnd << 17; /* xorshift64 */
+	*pause_ms = p * 2 > BACKOFF_MAX ? BACKOFF_MAX : p * 2;
+	return sl_kinesis_sleep(k, p / 2 + (uint32_t)(k->rnd % (p / 2 + 1)));
+}
+
 /* Runs the transfer set up on k->curl; maps curl's failure to -errno. */
 static int perform(struct sl_kinesis *k, const char *what)
 {
@@ -456,7 +464,7 @@ static bool retryable(const struct sl_kinesis *k, int rc)
 int sl_kinesis_call(struct sl_kinesis *k, const char *op, json_t *in, json_t **ret_out)
 {
 	char *body = json_dumps(in, JSON_COMPACT);
-	uint32_t pause = BACKOFF_MS;
+	uint32_t pause = SL_KINESIS_BACKOFF_FIRST_MS;
 	int rc;
 
 	if (!body) {
@@ -467,11 +475,8 @@ int sl_kinesis_call(struct sl_kinesis *k, const char *op, json_t *in, json_t **r
 		rc = call_once(k, op, body, strlen(body), ret_out);
 		if (rc == 0 || attempt >= k->c.max_attempts || !retryable(k, rc))
 			break;
-		/* Full jitter: a pause drawn from [pause/2, pause). */
-		k->rnd ^= k->rnd << 13, k->rnd ^= k->rnd >> 7, k->rnd ^= k->rnd << 17;
-		if (sl_kinesis_sleep(k, pause / 2 + (uint32_t)(k->rnd % (pause / 2 + 1))) < 0)
+		if (sl_kinesis_backoff(k, &pause) < 0)
 			break;
-		pause = pause * 2 > BACKOFF_MAX ? BACKOFF_MAX : pause * 2;
 	}
 	free(body);
 	return rc;

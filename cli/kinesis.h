@@ -72,4 +72,12 @@ bool sl_kinesis_type_is_throttle(const char *type);
 /* Sleeps ms, or less when *stop is set (then returns -EINTR). */
 int sl_kinesis_sleep(const struct sl_kinesis *k, uint32_t ms);
 
+/* The first pause of a retry sequence, in ms, for sl_kinesis_backoff(). */
+#define SL_KINESIS_BACKOFF_FIRST_MS 100
+
+/* Sleeps a random time in [*pause_ms / 2, *pause_ms] (jitter, so that
+ * clients throttled together do not come back together), then doubles
+ * *pause_ms up to 5 s. -EINTR when *stop was set. */
+int sl_kinesis_backoff(struct sl_kinesis *k, uint32_t *pause_ms);
+
 #endif
