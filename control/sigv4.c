@@ -11,7 +11,7 @@
  *   -- only with credentials configured --
  *   a parameter without '='                  INCOMPLETE
  *   date not ISO-8601 basic (or RFC 1123)    INCOMPLETE
- *   'host' not among SignedHeaders           INVALID
+ *   'host' (or ':authority') not signed      INVALID
  *   algorithm other than AWS4-HMAC-SHA256    INCOMPLETE
  *   Credential not 5 '/'-separated parts     INCOMPLETE
  *   bad terminator, scope date != the date   INVALID (region and service
@@ -414,19 +414,45 @@ static void put_trimmed(struct buf *b, const char *v)
 	}
 }
 
-/* "name:v1,v2\n" for every header in r called name (any case). */
+static bool has_header(const struct sl_sigv4_request *r, const char *name, size_t nlen)
+{
+	for (size_t i = 0; i < r->nheaders; i++) {
+		const char *h = r->header_names[i];
+
+		if (h && r->header_values[i] && eq_nocase(h, strlen(h), name, nlen))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * "name:v1,v2\n" for every header in r called name (any case). Over HTTP/2
+ * the AWS SDK for JS v3 signs ":authority" where HTTP/1 clients sign
+ * "host": the two stand in for each other when only one arrived.
+ */
 static void put_canonical_header(struct buf *b, const struct sl_sigv4_request *r, const char *name,
                                  size_t nlen)
 {
+	const char *look = name;
+	size_t looklen = nlen;
 	bool first = true;
 
+	if (!has_header(r, name, nlen)) {
+		if (eq_nocase(name, nlen, ":authority", 10)) {
+			look = "host";
+			looklen = 4;
+		} else if (eq_nocase(name, nlen, "host", 4)) {
+			look = ":authority";
+			looklen = 10;
+		}
+	}
 	for (size_t i = 0; i < nlen; i++)
 		buf_putc(b, lower(name[i]));
 	buf_putc(b, ':');
 	for (size_t i = 0; i < r->nheaders; i++) {
 		const char *h = r->header_names[i];
 
-		if (!h || !r->header_values[i] || !eq_nocase(h, strlen(h), name, nlen))
+		if (!h || !r->header_values[i] || !eq_nocase(h, strlen(h), look, looklen))
 			continue;
 		if (!first)
 			buf_putc(b, ',');
@@ -683,7 +709,7 @@ static enum sl_sigv4_result verify(const struct sl_sigv4_request *r, const char 
 		res = SL_SIGV4_INCOMPLETE;
 		goto out;
 	}
-	if (!signed_has(sh, "host")) {
+	if (!signed_has(sh, "host") && !signed_has(sh, ":authority")) {
 		msg_add(msg, cap, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
 		res = SL_SIGV4_INVALID;
 		goto out;

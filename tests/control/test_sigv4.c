@@ -188,6 +188,53 @@ Test(sigv4, accepts_and_reproduces_captured_botocore_signatures)
 }
 
 /*
+ * Captured from @aws-sdk/client-kinesis 3.1142.0 (node 20) over cleartext
+ * HTTP/2, as the HTTP server hands it on: the SDK signs ":authority", not
+ * "host", and the server presents the authority as "host".
+ */
+static const char *const js_h2[][2] = {
+        {"host", "127.0.0.1:42861"},
+        {"content-type", "application/x-amz-json-1.1"},
+        {"x-amz-target", "Kinesis_20131202.ListStreams"},
+        {"x-amz-user-agent", "aws-sdk-js/3.1142.0"},
+        {"user-agent", "aws-sdk-js/3.1142.0 ua/2.1 os/linux#6.18.44-fc-v669 lang/js "
+                       "md/nodejs#20.20.2 api/kinesis#3.1142.0 m/N,E,P,e"},
+        {"amz-sdk-invocation-id", "c2f95dc4-54ff-4c8d-8709-8e44a676a741"},
+        {"amz-sdk-request", "attempt=1; max=1"},
+        {"x-amz-date", "20261201T070754Z"},
+        {"x-amz-content-sha256",
+         "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        {"authorization",
+         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261201/us-east-1/kinesis/aws4_request, "
+         "SignedHeaders=:authority;amz-sdk-invocation-id;amz-sdk-request;content-length;"
+         "content-type;x-amz-content-sha256;x-amz-date;x-amz-target;x-amz-user-agent, "
+         "Signature=a70f001fa3361a5ce38f569accb40fe9c50aa4ab704e20f7a5863736c57e3dca"},
+        {"content-length", "2"},
+};
+
+Test(sigv4, accepts_the_js_sdk_signing_authority_over_http2)
+{
+	char msg[512];
+	struct treq t;
+
+	treq_init(&t, "POST", "/", "{}", 2);
+	for (size_t i = 0; i < sizeof(js_h2) / sizeof(js_h2[0]); i++)
+		treq_add(&t, js_h2[i][0], js_h2[i][1]);
+	cr_assert_eq(check(&t, KEY, "secret/KEY+1", msg, sizeof(msg)), SL_SIGV4_OK, "%s", msg);
+	/* The same with the pseudo-header itself present. */
+	t.names[0] = ":authority";
+	cr_assert_eq(check(&t, KEY, "secret/KEY+1", msg, sizeof(msg)), SL_SIGV4_OK, "%s", msg);
+	t.names[0] = "host";
+	/* Another authority, another body: no longer the signed request. */
+	t.values[0] = "127.0.0.1:42862";
+	cr_assert_eq(check(&t, KEY, "secret/KEY+1", msg, sizeof(msg)), SL_SIGV4_INVALID);
+	t.values[0] = js_h2[0][1];
+	t.r.body = "{ }";
+	t.r.len = 3;
+	cr_assert_eq(check(&t, KEY, "secret/KEY+1", msg, sizeof(msg)), SL_SIGV4_INVALID);
+}
+
+/*
  * The same script with the real clock and a few more shapes, run against
  * the botocore installed here; its output is one request per block:
  *   REQ / M <method> / P <path> / H <name>\t<value> ... / B <hex body> / END
