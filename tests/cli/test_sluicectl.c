@@ -537,6 +537,27 @@ static json_t *body_of(const struct req *r)
 	return j;
 }
 
+/* The number of Records in the nth body of op. */
+static size_t records_in(const char *op, size_t n)
+{
+	json_t *j = body_of(nth(op, n));
+	size_t k = json_array_size(json_object_get(j, "Records"));
+
+	json_decref(j);
+	return k;
+}
+
+/* The string member name of the nth body of op, compared with want. */
+static void expect_member(const char *op, size_t n, const char *name, const char *want)
+{
+	json_t *j = body_of(nth(op, n));
+	const char *v = json_string_value(json_object_get(j, name));
+
+	cr_assert(v && strcmp(v, want) == 0, "%s #%zu: %s is %s, want %s", op, n, name,
+	          v ? v : "(none)", want);
+	json_decref(j);
+}
+
 /* The nth body of op equals the JSON text want. */
 static void expect_body(const char *op, size_t n, const char *want)
 {
@@ -1357,8 +1378,7 @@ Test(sluicectl, put_batches_stay_under_5_mib)
 	}
 	cr_assert_eq(total, n);
 	/* 51 records of 100 KiB + key fit in 5 MiB. */
-	cr_assert_eq(json_array_size(json_object_get(body_of(nth("PutRecords", 0)), "Records")),
-	             51);
+	cr_assert_eq(records_in("PutRecords", 0), 51);
 	run_free(&r);
 	free(in);
 }
@@ -1629,12 +1649,8 @@ Test(sluicectl, get_all_shards_reads_parents_before_children)
 	cr_assert_str_eq(r.out, "p0\nc1\nc2\nc2b\nm3\n");
 	/* Iterators in lineage order: 0, then 1 and 2, then 3. */
 	cr_assert_eq(count("GetShardIterator"), 4);
-	cr_assert_str_eq(
-	        json_string_value(json_object_get(body_of(nth("GetShardIterator", 0)), "ShardId")),
-	        "shardId-000000000000");
-	cr_assert_str_eq(
-	        json_string_value(json_object_get(body_of(nth("GetShardIterator", 3)), "ShardId")),
-	        "shardId-000000000003");
+	expect_member("GetShardIterator", 0, "ShardId", "shardId-000000000000");
+	expect_member("GetShardIterator", 3, "ShardId", "shardId-000000000003");
 	run_free(&r);
 
 	/* One shard follows its own lineage: 1, then 3 (2 is not waited for). */
