@@ -68,6 +68,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -713,8 +714,15 @@ int sl_http_watch_fd(struct sl_http *h, int fd, void (*cb)(void *arg), void *arg
 	struct watch *w;
 	int dup_fd;
 
+	struct stat st;
+
 	if (fd < 0 || !cb)
 		return -EINVAL;
+	/* epoll refuses files and directories, and h2o's loop would stop on it. */
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		return sl_err_set(-EPERM, "http: fd %d is a file, epoll cannot watch it", fd);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;

@@ -46,13 +46,18 @@ int sl_http_create(const struct sl_http_config *c, sl_http_handler_fn handler, v
 void sl_http_free(struct sl_http *h); /* NULL-safe; closes connections */
 uint16_t sl_http_port(const struct sl_http *h);
 
-/* Runs the loop until sl_http_stop(). */
+/* Runs the loop until sl_http_stop(). Before it returns it closes every
+ * connection (requests not answered yet get a 503 from the server); their
+ * sl_http_req stay valid, and sl_http_respond() on them once the loop has
+ * stopped (before or after sl_http_free(), one thread at a time) only frees
+ * them. Call sl_http_create() and sl_http_free() on the same thread. */
 int sl_http_run(struct sl_http *h);
 /* Any thread, async-signal-safe. */
 void sl_http_stop(struct sl_http *h);
 
 /* Calls cb on the loop thread whenever fd is readable (level-triggered; the
- * callback must drain it, e.g. read an eventfd). */
+ * callback must drain it, e.g. read an eventfd). The server watches a
+ * duplicate of fd, and the file becomes non-blocking. */
 int sl_http_watch_fd(struct sl_http *h, int fd, void (*cb)(void *arg), void *arg);
 /* Calls cb on the loop thread every interval_ms. */
 int sl_http_every(struct sl_http *h, uint32_t interval_ms, void (*cb)(void *arg), void *arg);
@@ -67,9 +72,10 @@ const char *sl_http_req_header(const struct sl_http_req *r, const char *name, si
 int sl_http_req_header_at(const struct sl_http_req *r, size_t i, const char **name, size_t *nlen,
                           const char **value, size_t *vlen);
 const void *sl_http_req_body(const struct sl_http_req *r, size_t *len);
-/* "HTTP/1.1" or "HTTP/2". */
+/* "HTTP/1.1" or "HTTP/2" ("HTTP/1.0" for such a client). */
 const char *sl_http_req_version(const struct sl_http_req *r);
-/* The client is gone: the answer will be dropped. */
+/* The client is gone: the answer will be dropped. (Over HTTP/1.1 a client
+ * that leaves is only noticed when its answer is written.) */
 int sl_http_req_gone(const struct sl_http_req *r);
 
 /* Adds a response header before sl_http_respond(); name and value copied. */

@@ -29,7 +29,8 @@
 #include "http.h"
 
 #define MAX_BODY   65536
-#define IO_TIMEOUT 300
+#define IO_TIMEOUT 5000 /* long enough that no test trips it by being slow */
+#define SHORT_IO   300  /* the tests of the timeout itself */
 #define MAX_HELD   64
 
 /*
@@ -193,6 +194,15 @@ static void start_default(void)
 	struct sl_http_config c;
 
 	test_config(&c);
+	start(&c);
+}
+
+static void start_short_io(void)
+{
+	struct sl_http_config c;
+
+	test_config(&c);
+	c.io_timeout_ms = SHORT_IO;
 	start(&c);
 }
 
@@ -516,7 +526,7 @@ Test(http, closes_half_sent_and_idle_connections_after_the_io_timeout)
 	};
 	int fds[4];
 
-	start_default();
+	start_short_io();
 	for (int i = 0; i < 4; i++) {
 		fds[i] = tcp_connect(S.port);
 		if (*partial[i])
@@ -546,10 +556,10 @@ Test(http, keeps_a_slow_upload_that_keeps_moving)
 	struct resp r;
 	int fd;
 
-	/* Pieces every 100 ms against a 1 s timeout, 2.5 s in all: the whole
+	/* Pieces every 100 ms against a 2 s timeout, 2.5 s in all: the whole
 	 * request takes longer than the timeout, no gap comes near it. */
 	test_config(&c);
-	c.io_timeout_ms = 1000;
+	c.io_timeout_ms = 2000;
 	start(&c);
 	fd = tcp_connect(S.port);
 	CB.len = 0;
@@ -637,7 +647,6 @@ Test(http, closes_connections_beyond_max_connections)
 
 	test_config(&c);
 	c.max_connections = 4;
-	c.io_timeout_ms = 10000; /* the four stay open */
 	start(&c);
 	for (int i = 0; i < 4; i++) {
 		fds[i] = tcp_connect(S.port);
@@ -688,7 +697,6 @@ Test(http, answers_503_beyond_max_pending)
 
 	test_config(&c);
 	c.max_pending = 2;
-	c.io_timeout_ms = 10000;
 	start(&c);
 	for (int i = 0; i < 2; i++) {
 		fds[i] = tcp_connect(S.port);
@@ -827,31 +835,58 @@ Test(http, stops_from_a_signal_handler)
 Test(http, answers_held_requests_at_stop_and_drops_late_answers)
 {
 	struct resp r;
-	int fd;
+	int fds[2];
+	size_t n;
 
 	start_default();
-	fd = tcp_connect(S.port);
-	CB.len = 0;
-	send_str(fd, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
-	wait_atomic_geq(&S.held, 1);
+	for (int i = 0; i < 2; i++) {
+		fds[i] = tcp_connect(S.port);
+		send_str(fds[i], "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+	}
+	wait_atomic_geq(&S.held, 2);
 	sl_http_stop(S.h);
 	pthread_join(S.th, NULL);
 	S.running = false;
-	/* The client got a 503 or a close. */
-	if (read_response(fd, &r)) {
-		cr_assert_eq(r.status, 503);
-		free(r.body);
+	/* The clients got a 503 or a close. */
+	for (int i = 0; i < 2; i++) {
+		CB.len = 0;
+		if (read_response(fds[i], &r)) {
+			cr_assert_eq(r.status, 503);
+			free(r.body);
+		}
+		close(fds[i]);
 	}
-	close(fd);
-	/* The request is still readable, answering it is harmless. */
-	cr_assert_eq(S.nhold, 1);
-	cr_assert(sl_http_req_gone(S.hold[0]));
-	size_t n;
-	cr_assert_str_eq(sl_http_req_path(S.hold[0], &n), "/hold");
+	/* The requests are still readable; answering them, before or after
+	 * sl_http_free(), only frees them. */
+	cr_assert_eq(S.nhold, 2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert(sl_http_req_gone(S.hold[i]));
+		cr_assert_str_eq(sl_http_req_path(S.hold[i], &n), "/hold");
+	}
+	sl_http_add_header(S.hold[0], "X-Late", "1");
 	sl_http_respond(S.hold[0], 200, "text/plain", "late", 4);
-	S.nhold = 0;
 	sl_http_free(S.h);
+	cr_assert_str_eq(sl_http_req_method(S.hold[1], &n), "GET");
+	sl_http_respond(S.hold[1], 200, "text/plain", "later", 5);
+	S.nhold = 0;
 	close(S.ctl_fd);
+}
+
+Test(http, refuses_to_watch_a_regular_file)
+{
+	char path[] = "/tmp/sl_http_file_XXXXXX";
+	struct sl_http_config c;
+	struct sl_http *h;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	test_config(&c);
+	cr_assert_eq(sl_http_create(&c, handler, &S, &h), 0);
+	cr_assert_eq(sl_http_watch_fd(h, fd, on_ctl, &S), -EPERM);
+	cr_assert_eq(sl_http_watch_fd(h, -1, on_ctl, &S), -EINVAL);
+	sl_http_free(h);
+	close(fd);
+	unlink(path);
 }
 
 Test(http, reports_an_address_in_use)
@@ -1229,7 +1264,7 @@ Test(http, survives_bad_http2_frames)
 	         "\x00\x01x\x01y", 5, false},
 	};
 
-	start_default();
+	start_short_io();
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i * 37 + 11);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
