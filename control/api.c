@@ -378,8 +378,9 @@ static bool member_string_map(struct sl_api_call *c, const char *name, json_t **
 	if (!json_is_object(v))
 		return type_error(c, json_is_array(v) ? "Start of list found where not expected"
 		                                      : "Expected map or null");
-	json_object_foreach(v, k, val)
-	{
+	for (void *it = json_object_iter(v);
+	     it && (k = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+	     it = json_object_iter_next(v, it)) {
 		const char *s;
 
 		if (!string_of(c, val, &s))
@@ -397,8 +398,7 @@ static bool member_string_list(struct sl_api_call *c, const char *name, json_t *
 
 	if (!sl_api_member_array(c, name, ret))
 		return false;
-	json_array_foreach(*ret, i, val)
-	{
+	for (i = 0; i < json_array_size(*ret) && (val = json_array_get(*ret, i)); i++) {
 		const char *s;
 
 		if (!string_of(c, val, &s))
@@ -708,15 +708,21 @@ static char *map_text(json_t *m)
 	json_t *val;
 	char *s;
 
-	json_object_foreach(m, k, val) cap +=
-	        strlen(k) + 3 + (json_is_string(val) ? json_string_length(val) : 4);
+	for (void *it = json_object_iter(m);
+	     it && (k = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+	     it = json_object_iter_next(m, it)) {
+		cap += strlen(k) + 3 + (json_is_string(val) ? json_string_length(val) : 4);
+	}
 	s = malloc(cap);
 	if (!s)
 		return NULL;
 	s[len++] = '{';
-	json_object_foreach(m, k, val) len +=
-	        (size_t)snprintf(s + len, cap - len, "%s%s=%s", len > 1 ? ", " : "", k,
-	                         json_is_string(val) ? json_string_value(val) : "null");
+	for (void *it = json_object_iter(m);
+	     it && (k = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+	     it = json_object_iter_next(m, it)) {
+		len += (size_t)snprintf(s + len, cap - len, "%s%s=%s", len > 1 ? ", " : "", k,
+		                        json_is_string(val) ? json_string_value(val) : "null");
+	}
 	snprintf(s + len, cap - len, "}");
 	return s;
 }
@@ -728,15 +734,17 @@ static char *list_text(json_t *l)
 	json_t *val;
 	char *s;
 
-	json_array_foreach(l, i, val) cap +=
-	        2 + (json_is_string(val) ? json_string_length(val) : 4);
+	for (i = 0; i < json_array_size(l) && (val = json_array_get(l, i)); i++) {
+		cap += 2 + (json_is_string(val) ? json_string_length(val) : 4);
+	}
 	s = malloc(cap);
 	if (!s)
 		return NULL;
 	s[len++] = '[';
-	json_array_foreach(l, i, val) len +=
-	        (size_t)snprintf(s + len, cap - len, "%s%s", i ? ", " : "",
-	                         json_is_string(val) ? json_string_value(val) : "null");
+	for (i = 0; i < json_array_size(l) && (val = json_array_get(l, i)); i++) {
+		len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? ", " : "",
+		                        json_is_string(val) ? json_string_value(val) : "null");
+	}
 	snprintf(s + len, cap - len, "]");
 	return s;
 }
@@ -756,8 +764,9 @@ static void verr_tags(struct sl_api_verr *v, json_t *tags, bool required)
 			verr_not_null(v, tags, "tags");
 		return;
 	}
-	json_object_foreach(tags, k, val)
-	{
+	for (void *it = json_object_iter(tags);
+	     it && (k = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+	     it = json_object_iter_next(tags, it)) {
 		size_t kl = java_length(k);
 
 		keys_ok = keys_ok && kl >= 1 && kl <= SL_CATALOG_TAG_KEY_MAX;
@@ -803,8 +812,9 @@ static int tags_collect(json_t *tags, struct sl_cat_tag **ret, uint32_t *ret_n)
 	t = calloc(n, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	json_object_foreach(tags, k, val)
-	{
+	for (void *it = json_object_iter(tags);
+	     it && (k = json_object_iter_key(it)) && (val = json_object_iter_value(it));
+	     it = json_object_iter_next(tags, it)) {
 		const char *s = json_is_string(val) ? json_string_value(val) : "";
 
 		/* Lengths were validated in characters; bytes fit the buffers. */
@@ -1914,8 +1924,7 @@ static void op_remove_tags(struct sl_api_call *c)
 		bool lens_ok = true;
 		char *text = list_text(list);
 
-		json_array_foreach(list, i, val)
-		{
+		for (i = 0; i < json_array_size(list) && (val = json_array_get(list, i)); i++) {
 			size_t kl = json_is_string(val) ? java_length(json_string_value(val)) : 1;
 
 			lens_ok = lens_ok && kl >= 1 && kl <= SL_CATALOG_TAG_KEY_MAX;
@@ -1946,8 +1955,9 @@ static void op_remove_tags(struct sl_api_call *c)
 		send_internal(c);
 		return;
 	}
-	json_array_foreach(list, i, val) keys[i] =
-	        json_is_string(val) ? json_string_value(val) : "";
+	for (i = 0; i < json_array_size(list) && (val = json_array_get(list, i)); i++) {
+		keys[i] = json_is_string(val) ? json_string_value(val) : "";
+	}
 	rc = sl_catalog_remove_tags(c->api->cat, sname, keys, (uint32_t)n);
 	free(keys);
 	if (rc < 0) {
