@@ -1192,6 +1192,38 @@ static int resolve_shard_id(const char *s, uint32_t *ret)
 	return 0;
 }
 
+/*
+ * An exclusive start shard: what is listed comes after it. A shard id as
+ * Kinesis resolves it ("shardId-000000000001", "shardId-1", "1") compares
+ * as a number; anything else as a string against the ids as Kinesis spells
+ * them (zero-padded, so string order is id order there).
+ */
+struct shard_start {
+	const char *text; /* NULL: no start */
+	bool numeric;
+	uint32_t id;
+};
+
+static struct shard_start shard_start_of(const char *text)
+{
+	struct shard_start st = {.text = text};
+
+	st.numeric = text && resolve_shard_id(text, &st.id) == 0;
+	return st;
+}
+
+static bool shard_after(const struct shard_start *st, uint32_t id)
+{
+	char buf[SL_CATALOG_SHARD_ID_BUF];
+
+	if (!st->text)
+		return true;
+	if (st->numeric)
+		return id > st->id;
+	sl_catalog_shard_id_format(id, buf);
+	return strcmp(buf, st->text) > 0;
+}
+
 /* ---- CreateStream ---- */
 
 static const char *const mode_names[] = {"PROVISIONED", "ON_DEMAND"};
@@ -1313,6 +1345,7 @@ static void op_describe_stream(struct sl_api_call *c)
 	json_t *shards, *d;
 	bool limit_present, more = false;
 	int64_t limit = PAGE_MAX;
+	struct shard_start st;
 
 	if (!stream_members(c, &name, &arn) ||
 	    !sl_api_member_int(c, "Limit", &limit_present, &limit) ||
@@ -1329,13 +1362,10 @@ static void op_describe_stream(struct sl_api_call *c)
 	if (!limit_present || limit > PAGE_MAX)
 		limit = PAGE_MAX;
 	shards = json_array();
-	/* A CREATING stream shows no shards yet, as Kinesis. Shard ids are
-	 * zero-padded, so string order is id order. */
+	st = shard_start_of(start);
+	/* A CREATING stream shows no shards yet, as Kinesis. */
 	for (uint32_t i = 0; shards && s->status != SL_CATALOG_CREATING && i < s->nshards; i++) {
-		char id[SL_CATALOG_SHARD_ID_BUF];
-
-		sl_catalog_shard_id_format(s->shards[i].id, id);
-		if (start && strcmp(id, start) <= 0)
+		if (!shard_after(&st, s->shards[i].id))
 			continue;
 		if ((int64_t)json_array_size(shards) == limit) {
 			more = true;
@@ -1522,7 +1552,7 @@ static void op_list_shards(struct sl_api_call *c)
 	bool max_present, created_present, f_ts_present = false;
 	int64_t max = LIST_SHARDS_MAX, created = 0, f_ts = 0;
 	uint32_t after = NO_SHARD, last = NO_SHARD;
-	char start_buf[SL_CATALOG_SHARD_ID_BUF];
+	struct shard_start st1, st2;
 	int f = -1;
 
 	if (!stream_members(c, &name, &arn) || !sl_api_member_string(c, "NextToken", &token) ||
@@ -1610,16 +1640,12 @@ static void op_list_shards(struct sl_api_call *c)
 	if (!max_present || max > LIST_SHARDS_MAX)
 		max = LIST_SHARDS_MAX;
 
-	/* The exclusive start: the token's, else the greater of
-	 * ExclusiveStartShardId and an AFTER_SHARD_ID filter's ShardId, as
-	 * strings (ids are zero-padded, so this is id order). */
-	start_buf[0] = 0;
+	/* The exclusive starts: the token's, or ExclusiveStartShardId and an
+	 * AFTER_SHARD_ID filter's ShardId (both apply). */
+	st1 = shard_start_of(start);
+	st2 = shard_start_of(f == F_AFTER_SHARD_ID ? f_shard : NULL);
 	if (after != NO_SHARD)
-		sl_catalog_shard_id_format(after, start_buf);
-	if (start)
-		snprintf(start_buf, sizeof(start_buf), "%.20s", start);
-	if (f == F_AFTER_SHARD_ID && (!start || strcmp(f_shard, start) > 0))
-		snprintf(start_buf, sizeof(start_buf), "%.20s", f_shard);
+		st1 = (struct shard_start){.text = "", .numeric = true, .id = after};
 
 	shards = json_array();
 	out = json_object();
@@ -1627,10 +1653,8 @@ static void op_list_shards(struct sl_api_call *c)
 		goto fail;
 	for (uint32_t i = 0; s->status != SL_CATALOG_CREATING && i < s->nshards; i++) {
 		const struct sl_cat_shard *sh = &s->shards[i];
-		char id[SL_CATALOG_SHARD_ID_BUF];
 
-		sl_catalog_shard_id_format(sh->id, id);
-		if ((start_buf[0] && strcmp(id, start_buf) <= 0) ||
+		if (!shard_after(&st1, sh->id) || !shard_after(&st2, sh->id) ||
 		    !shard_filter_match(s, sh, f, f_ts, c->now_ms))
 			continue;
 		if ((int64_t)json_array_size(shards) == max) {

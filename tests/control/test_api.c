@@ -1303,6 +1303,10 @@ Test(api, describe_stream_pages_by_limit_and_exclusive_start)
 	d = json_object_get(ans.body, "StreamDescription");
 	cr_assert_str_eq(ids_of(json_object_get(d, "Shards")), "000000000004");
 	cr_assert(json_is_false(json_object_get(d, "HasMoreShards")));
+	call("DescribeStream",
+	     json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId", "shardId-3"));
+	d = json_object_get(ans.body, "StreamDescription");
+	cr_assert_str_eq(ids_of(json_object_get(d, "Shards")), "000000000004");
 	/* Exactly the limit left: no more. */
 	call("DescribeStream", json_pack("{s:s,s:i}", "StreamName", "s", "Limit", 5));
 	d = json_object_get(ans.body, "StreamDescription");
@@ -1502,6 +1506,18 @@ Test(api, list_shards_pages_with_next_token)
 	ids = list_shards(json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId",
 	                            "shardId-000000000000"));
 	cr_assert_str_eq(ids, "000000000001,000000000002");
+	/* Short spellings of an id are that id, not a string to compare. */
+	ids = list_shards(
+	        json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId", "shardId-1"));
+	cr_assert_str_eq(ids, "000000000002");
+	ids = list_shards(json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId", "0"));
+	cr_assert_str_eq(ids, "000000000001,000000000002");
+	ids = list_shards(
+	        json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId", "abc"));
+	cr_assert_str_eq(ids, "000000000000,000000000001,000000000002");
+	ids = list_shards(
+	        json_pack("{s:s,s:s}", "StreamName", "s", "ExclusiveStartShardId", "zzz"));
+	cr_assert_str_eq(ids, "");
 	/* Full shard objects, as DescribeStream shows them. */
 	list_shards(json_pack("{s:s,s:i}", "StreamName", "s", "MaxResults", 1));
 	first = json_deep_copy(json_array_get(json_object_get(ans.body, "Shards"), 0));
