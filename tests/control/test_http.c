@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -687,6 +688,41 @@ Test(http, closes_connections_beyond_max_connections)
 	}
 	for (int i = 1; i < 4; i++)
 		close(fds[i]);
+}
+
+Test(http, rests_the_listener_when_out_of_fds)
+{
+	struct rlimit old, low;
+	struct resp r;
+	int c1, c2, next;
+
+	start_default();
+	c1 = tcp_connect(S.port);
+	CB.len = 0;
+	send_str(c1, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+	cr_assert(read_response(c1, &r));
+	free(r.body);
+	/* Room for one more client socket and nothing for the server: its
+	 * accept fails with EMFILE and the listener rests instead of spinning. */
+	next = dup(0);
+	cr_assert_geq(next, 0);
+	close(next);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = (rlim_t)next + 1;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	c2 = tcp_connect(S.port);
+	send_str(c2, "GET /echo HTTP/1.1\r\nHost: t\r\n\r\n");
+	wait_atomic_geq(&S.ticks, atomic_load(&S.ticks) + 40); /* a few accept attempts */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	/* With fds back, the waiting connection is taken and served. */
+	CB.len = 0;
+	cr_assert(read_response(c2, &r));
+	cr_assert_eq(r.status, 200);
+	free(r.body);
+	close(c1);
+	close(c2);
+	assert_healthy();
 }
 
 Test(http, answers_503_beyond_max_pending)
