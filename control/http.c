@@ -42,6 +42,11 @@
  * sl_http_create() and sl_http_free() must run on the same thread (h2o's
  * idle sockets point at that thread's buffer prototype).
  *
+ * Memory: a connection holds at most h2o's header limit (H2O_MAX_REQLEN,
+ * ~400 KiB, then 400) plus a body of max_body_bytes per request being read
+ * (HTTP/2: per open stream, up to h2o's 100); the handler holds at most
+ * max_pending wrappers, beyond which the server answers 503.
+ *
  * SIGPIPE: h2o writes with writev(), so the loop thread blocks SIGPIPE while
  * it runs and discards what is pending when it stops.
  */
@@ -54,8 +59,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <h2o.h>
-#include <h2o/http1.h>
-#include <h2o/http2.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
