@@ -17,7 +17,7 @@
  * Stream changes follow catalog -> backend: the catalog change is persisted,
  * then the backend's sync_stream() brings the data side in line and the
  * last sequence numbers of shards it closed are recorded, and a later
- * sl_api_tick() (state_delay_ms on) moves the stream to ACTIVE, or, for a
+ * sl_api_tick() (once state_delay_ms passed) moves the stream to ACTIVE, or, for a
  * deleted one, drops its data and forgets it. A sync that failed is retried
  * by the tick before the stream may go ACTIVE, so the catalog never shows
  * ACTIVE for a layout the data side does not have.
@@ -1054,21 +1054,16 @@ static int sync_stream(struct sl_api *api, const char *name)
 	return rc;
 }
 
-/* After a catalog change that left name CREATING or UPDATING. */
+/* After a catalog change that left name CREATING or UPDATING: the backend
+ * takes the layout now, the tick makes the stream ACTIVE. Without an entry
+ * (no memory) the tick finds the stream by its status and syncs again. */
 static void stream_changed(struct sl_api_call *c, const char *name)
 {
 	struct sl_api *api = c->api;
 	const struct sl_cat_stream *s = sl_catalog_stream(api->cat, name);
-	struct pending *p;
-	int rc;
+	struct pending *p = s ? pending_get(full(api), s->id, 0) : NULL;
+	int rc = sync_stream(api, name);
 
-	if (!s)
-		return;
-	p = pending_get(full(api), s->id, due_after(api, c->now_ms));
-	rc = sync_stream(api, name);
-	/* The catalog may have moved: look the entry up again. */
-	s = sl_catalog_stream(api->cat, name);
-	p = s ? pending_find(full(api), s->id) : NULL;
 	if (p) {
 		p->due_ms = due_after(api, c->now_ms);
 		p->need_sync = rc < 0;
@@ -1264,8 +1259,6 @@ static void op_create_stream(struct sl_api_call *c)
 	verr_range(&v, max_present, max_kib, "maxRecordSizeInKiB", 1024, 10240);
 	if (sl_api_verr_send(c, &v))
 		return;
-	if (details && mode < 0)
-		mode = SL_CATALOG_PROVISIONED;
 	if (mode == SL_CATALOG_ON_DEMAND && !count_present &&
 	    sl_catalog_on_demand_streams(api->cat) >= ON_DEMAND_LIMIT) {
 		sl_api_send_error(c, 400, "LimitExceededException",
