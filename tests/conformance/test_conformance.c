@@ -46,7 +46,7 @@
 #define STOP_MS     (15 * 1000)
 #define TOOL_MS     (30 * 1000)
 #define SETUP_MS    (300 * 1000)
-#define CLIENT_MS   (200 * 1000)
+#define CLIENT_MS   (240 * 1000)
 #define EXEC_FAILED 127
 #define SKIP_STATUS 77
 
@@ -246,7 +246,7 @@ static void teardown(void)
 	}
 }
 
-TestSuite(conformance, .fini = teardown, .timeout = 280);
+TestSuite(conformance, .fini = teardown, .timeout = 300);
 
 /* cr_skip_test() exits the test process at once, without .fini: whatever
  * was started or made is undone first. */
