@@ -214,10 +214,9 @@ void sl_engine_config_default(struct sl_engine_config *c)
 	SL_ENGINE_CONFIG(SL_X_DEF)
 #undef SL_X_DEF
 	sl_store_config_default(&c->store);
-	/* A record arrives in one datagram, a batch is at most one frame's
-	 * records: a 1 MiB staging ring per shard is plenty. */
-	c->store.max_record_bytes = UINT16_MAX;
-	c->store.buffer_bytes = 1u << 20;
+	/* A UDP record fits one datagram, but the Kinesis API puts records of
+	 * up to 1 MiB through the same logs: the store's defaults (1 MiB
+	 * records, a 4 MiB staging ring per shard) hold them. */
 	c->self.udp_port = SL_WIRE_DEFAULT_PORT;
 }
 

@@ -113,6 +113,7 @@ static void engine_up(unsigned nshard_lcores, const char *streams_spec, uint32_t
 		c.shard_lcores[i] = 1 + i;
 	c.store.segment_bytes = 4u << 20;
 	c.store.buffer_bytes = 1u << 20;
+	c.store.max_record_bytes = 65535; /* UDP records only here */
 	if (tweak)
 		tweak(&c);
 	cr_assert_eq(sl_streams_add(set, streams_spec, shards), 0);
