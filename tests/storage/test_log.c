@@ -323,9 +323,9 @@ Test(log, rejects_bad_keys_and_oversized_records)
 	rec.key_len = 0;
 	cr_assert_eq(sl_log_append(lg, &rec, 1, 0, 0, &seq), -EINVAL);
 	rec.key = key;
-	rec.key_len = 257;
+	rec.key_len = SL_MAX_KEY_BYTES + 1;
 	cr_assert_eq(sl_log_append(lg, &rec, 1, 0, 0, &seq), -EINVAL);
-	rec.key_len = 256;
+	rec.key_len = SL_MAX_KEY_BYTES;
 	cr_assert_eq(sl_log_append(lg, &rec, 1, 0, 0, &seq), 0);
 	rec.data_len = cfg.max_record_bytes + 1;
 	cr_assert_eq(sl_log_append(lg, &rec, 1, 0, 0, &seq), -EMSGSIZE);
