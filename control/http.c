@@ -44,7 +44,7 @@
  *
  * Memory: a connection holds at most h2o's header limit (H2O_MAX_REQLEN,
  * ~400 KiB, then 400) plus a body of max_body_bytes per request being read
- * (HTTP/2: per open stream, up to h2o's 100); the handler holds at most
+ * (HTTP/2: per open stream, up to HTTP2_MAX_STREAMS = 16); the handler holds at most
  * max_pending wrappers, beyond which the server answers 503.
  *
  * SIGPIPE: h2o writes with writev(), so the loop thread blocks SIGPIPE while
@@ -55,6 +55,8 @@
 /* libh2o-evloop's pkg-config file does not say which loop it was built for:
  * the epoll one, not libuv. */
 #define H2O_USE_LIBUV 0
+
+#define HTTP2_MAX_STREAMS 16
 
 #include <errno.h>
 #include <fcntl.h>
@@ -852,6 +854,9 @@ int sl_http_create(const struct sl_http_config *c, sl_http_handler_fn handler, v
 	h->config.http1.req_timeout = req_timeout;
 	h->config.http1.upgrade_to_http2 = 1; /* also what routes "PRI * HTTP/2" to HTTP/2 */
 	h->config.http2.idle_timeout = h->cfg.io_timeout_ms;
+	/* Each open stream may buffer a whole body: 16 per connection (h2o's
+	 * default is 100) keeps a connection's worst case at 16 bodies. */
+	h->config.http2.max_concurrent_requests_per_connection = HTTP2_MAX_STREAMS;
 	h->hostconf =
 	        h2o_config_register_host(&h->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	/* Every path, "*" and "x" included, reaches the handler. */
