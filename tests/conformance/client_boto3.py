@@ -840,9 +840,7 @@ def _():
                  f"Specified value was {HASH_MAX + 1}")
 
 
-@case("A record of 1 MiB (data + key) is accepted and read back whole",
-      gap="sluiced: API puts go through the engine's max_record_bytes, 65535 at most; "
-          "larger records get InternalFailure")
+@case("A record of 1 MiB (data + key) is accepted and read back whole")
 def _():
     data = os.urandom(1024 * 1024 - 1)
     p = kin.put_record(StreamName=S, PartitionKey="k", Data=data)
@@ -851,6 +849,23 @@ def _():
                                 StartingSequenceNumber=p["SequenceNumber"])["ShardIterator"]
     eq(kin.get_records(ShardIterator=it, Limit=1)["Records"][0]["Data"] == data, True,
        "1 MiB record read back")
+
+
+@case("Partition keys count characters, not bytes: 256 two-byte characters fit, 257 do not")
+def _():
+    key = "\u00e9" * 256
+    p = kin.put_record(StreamName=S, PartitionKey=key, Data=b"utf8-key")
+    it = kin.get_shard_iterator(StreamName=S, ShardId=p["ShardId"],
+                                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                StartingSequenceNumber=p["SequenceNumber"])["ShardIterator"]
+    r = kin.get_records(ShardIterator=it, Limit=1)["Records"][0]
+    eq((r["PartitionKey"], r["Data"]), (key, b"utf8-key"), "record read back")
+    eq(p["ShardId"], shard_for(shards_of(), hash_of(key)), "routed by the MD5 of the UTF-8 key")
+    key += "\u00e9"
+    expect_error(kin, lambda: kin.put_record(StreamName=S, PartitionKey=key, Data=b"x"),
+                 "ValidationException",
+                 f"1 validation error detected: Value '{key}' at 'partitionKey' failed to "
+                 "satisfy constraint: Member must have length less than or equal to 256")
 
 
 # ---------------------------------------------------------------- delete
