@@ -35,12 +35,12 @@ struct sl_api_put {
 	uint32_t n;
 	const struct sl_record_in *recs;
 	/* Filled by the backend before sl_api_put_done(): */
-	int status;      /* 0: appended and acked at the API's level; -EAGAIN: throttled
+	int status;     /* 0: appended and acked at the API's level; -EAGAIN: throttled
 	                  * (no record of the part was appended); -ENOENT: shard not open;
 	                  * other -errno: failed */
-	uint64_t *seqs;  /* n entries, the API's array: each record's sequence number */
-	void *api_priv;  /* the API's */
-	void *be_priv;   /* the backend's */
+	uint64_t *seqs; /* n entries, the API's array: each record's sequence number */
+	void *api_priv; /* the API's */
+	void *be_priv;  /* the backend's */
 };
 
 /* A shard the backend closed for writes during sync_stream(). */
@@ -76,11 +76,11 @@ struct sl_api_backend {
 /* ---- the API ---- */
 
 struct sl_api_config {
-	uint32_t iterator_ttl_ms;    /* 300000, as Kinesis */
-	uint32_t max_record_bytes;   /* data + partition key per record; 1 MiB */
-	uint32_t max_request_bytes;  /* PutRecords data + keys; 5 MiB */
-	uint32_t state_delay_ms;     /* CREATING/UPDATING shown this long before ACTIVE; 0 */
-	const char *access_key;      /* NULL: any SigV4 signature is accepted */
+	uint32_t iterator_ttl_ms;   /* 300000, as Kinesis */
+	uint32_t max_record_bytes;  /* data + partition key per record; 1 MiB */
+	uint32_t max_request_bytes; /* PutRecords data + keys; 5 MiB */
+	uint32_t state_delay_ms;    /* CREATING/UPDATING shown this long before ACTIVE; 0 */
+	const char *access_key;     /* NULL: any SigV4 signature is accepted */
 	const char *secret_key;
 	/* 32 bytes keying the shard iterators' MAC; NULL: random per process. */
 	const uint8_t *iterator_key;
@@ -108,15 +108,15 @@ typedef void (*sl_api_respond_fn)(void *req, const struct sl_api_answer *a);
 
 /* The parts of an HTTP request the API needs. */
 struct sl_api_request {
-	const char *method;       /* "POST" */
-	const char *target;       /* X-Amz-Target or NULL */
-	const char *content_type; /* or NULL */
-	const char *authorization;/* or NULL */
-	const char *amz_date;     /* X-Amz-Date or Date, or NULL */
+	const char *method;        /* "POST" */
+	const char *target;        /* X-Amz-Target or NULL */
+	const char *content_type;  /* or NULL */
+	const char *authorization; /* or NULL */
+	const char *amz_date;      /* X-Amz-Date or Date, or NULL */
 	const void *body;
 	size_t len;
 	/* For SigV4 verification when credentials are configured: */
-	const char *path;         /* with the query */
+	const char *path; /* with the query */
 	size_t nheaders;
 	const char *const *header_names; /* lower case */
 	const char *const *header_values;

@@ -53,14 +53,14 @@ struct sl_sigv4_scope {
  * NULL) gets the credential scope when it parsed.
  */
 enum sl_sigv4_result sl_sigv4_check(const struct sl_sigv4_request *r, const char *access_key,
-                                    const char *secret_key, struct sl_sigv4_scope *scope,
-                                    char *msg, size_t cap);
+                                    const char *secret_key, struct sl_sigv4_scope *scope, char *msg,
+                                    size_t cap);
 
 /* Signs r as a client would (tests, sluicectl): returns the Authorization
  * header value in buf. amz_date is "YYYYMMDDTHHMMSSZ"; r must already carry
  * the X-Amz-Date header among its headers, and every header in r is signed. */
-int sl_sigv4_sign(const struct sl_sigv4_request *r, const char *access_key,
-                  const char *secret_key, const char *region, const char *service,
-                  const char *amz_date, char *buf, size_t cap);
+int sl_sigv4_sign(const struct sl_sigv4_request *r, const char *access_key, const char *secret_key,
+                  const char *region, const char *service, const char *amz_date, char *buf,
+                  size_t cap);
 
 #endif

@@ -157,7 +157,7 @@
 #define SL_BATCH_HDR_BYTES  48u
 #define SL_RECORD_HDR_BYTES 32u
 /** Kinesis allows 256 characters of partition key: up to 1024 bytes of UTF-8. */
-#define SL_MAX_KEY_BYTES    1024u
+#define SL_MAX_KEY_BYTES 1024u
 /** The largest record data any configuration may allow (Kinesis's 10 MiB). */
 #define SL_MAX_RECORD_BYTES_LIMIT (10u << 20)
 

@@ -314,7 +314,7 @@ Test(log, read_limits_records_and_bytes)
 Test(log, rejects_bad_keys_and_oversized_records)
 {
 	struct sl_record_in rec;
-	char key[300];
+	char key[SL_MAX_KEY_BYTES + 8];
 	static uint8_t data[200000];
 	uint64_t seq;
 
