@@ -52,14 +52,17 @@ else
 	status=1
 fi
 
-step "benchmark smoke runs (perf/perf_append, perf/perf_rx, perf/e2e.sh, each --quick)"
+step "benchmark smoke runs (perf/perf_append, perf/perf_rx, perf/e2e.sh, perf/http_bench.sh, each --quick)"
 smoke_ok=0
 smoke_fail=0
 smoke_skip=0
-for bench in perf_append perf_rx e2e.sh; do
+for bench in perf_append perf_rx e2e.sh http_bench.sh; do
 	if [ "$bench" = e2e.sh ]; then
 		[ -x build/perf/loadgen ] || continue
 		perf/e2e.sh --build build --quick >build/perf-smoke-$bench.txt 2>&1
+	elif [ "$bench" = http_bench.sh ]; then
+		[ -x build/perf/http_load ] || continue
+		perf/http_bench.sh --build build --quick >build/perf-smoke-$bench.txt 2>&1
 	else
 		[ -x build/perf/$bench ] || continue
 		build/perf/$bench --quick >build/perf-smoke-$bench.txt 2>&1
