@@ -42,6 +42,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -161,6 +162,11 @@ void sl_api_send_ok(struct sl_api_call *c, json_t *out)
 		return;
 	}
 	answer_json(c, 200, NULL, CT_JSON, out);
+}
+
+void sl_api_send_ok_raw(struct sl_api_call *c, const char *body, size_t len)
+{
+	answer(c, 200, NULL, CT_JSON, body, len);
 }
 
 void sl_api_send_error(struct sl_api_call *c, int status, const char *type, const char *fmt, ...)
@@ -427,7 +433,8 @@ static int b64_value(char ch)
  * accepts a Blob; why is Kinesis's complaint when it is not. Returns the
  * decoded length or -1.
  */
-static long b64_decode(const char *s, size_t n, uint8_t *out, char *why, size_t cap)
+/* Decodes with the checks (and messages) Kinesis's Coral makes. */
+static long b64_decode_checked(const char *s, size_t n, uint8_t *out, char *why, size_t cap)
 {
 	size_t pad = 0, o = 0;
 
@@ -466,6 +473,29 @@ static long b64_decode(const char *s, size_t n, uint8_t *out, char *why, size_t 
 			out[o++] = (uint8_t)v;
 	}
 	return (long)o;
+}
+
+/*
+ * Base64 blobs through OpenSSL's decoder (measured: the byte-at-a-time
+ * checked decoder above was a quarter of the API thread at 100-byte
+ * records); anything it would take that Coral refuses (a '=' inside, a
+ * non-canonical last quartet, white space at the ends) goes to the checked
+ * decoder for its message.
+ */
+static long b64_decode(const char *s, size_t n, uint8_t *out, char *why, size_t cap)
+{
+	size_t pad;
+	int got;
+
+	if (n == 0 || n % 4 || n > INT_MAX || (unsigned char)s[0] <= ' ' ||
+	    memchr(s, '=', n - 2) != NULL)
+		return b64_decode_checked(s, n, out, why, cap);
+	got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+	pad = (size_t)(s[n - 1] == '=') + (size_t)(s[n - 2] == '=');
+	if (got != (int)(n / 4 * 3) || (pad == 1 && out[got - 1] != 0) ||
+	    (pad == 2 && out[got - 2] != 0))
+		return b64_decode_checked(s, n, out, why, cap);
+	return (long)((size_t)got - pad);
 }
 
 bool sl_api_member_blob(struct sl_api_call *c, json_t *obj, const char *name, const char *path,

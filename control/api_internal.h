@@ -42,6 +42,9 @@ struct sl_api_call {
 
 /* 200 with out as body (stolen; NULL: empty body, Content-Length 0). */
 void sl_api_send_ok(struct sl_api_call *c, json_t *out);
+/* 200 with body, already JSON (the hot PutRecords answer, built without
+ * jansson). */
+void sl_api_send_ok_raw(struct sl_api_call *c, const char *body, size_t len);
 /* status with {"__type": type, "message": <fmt...>} (fmt NULL: no message
  * member), x-amzn-ErrorType: type. */
 void sl_api_send_error(struct sl_api_call *c, int status, const char *type, const char *fmt, ...)

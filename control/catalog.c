@@ -115,7 +115,13 @@ const char *sl_catalog_mode_name(enum sl_catalog_mode m)
 
 void sl_catalog_shard_id_format(uint32_t id, char buf[SL_CATALOG_SHARD_ID_BUF])
 {
-	snprintf(buf, SL_CATALOG_SHARD_ID_BUF, "shardId-%012" PRIu32, id);
+	/* By hand: PutRecords formats one per record. */
+	memcpy(buf, "shardId-", 8);
+	for (int i = 19; i >= 8; i--) {
+		buf[i] = (char)('0' + id % 10);
+		id /= 10;
+	}
+	buf[20] = 0;
 }
 
 int sl_catalog_shard_id_parse(const char *s, uint32_t *ret_id)
