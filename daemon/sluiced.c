@@ -98,6 +98,8 @@ static void usage(FILE *f)
 	        "  --region NAME           region in ARNs (us-east-1)\n"
 	        "  --account ID            12-digit account in ARNs and messages (000000000000)\n"
 	        "  --shard-limit N         open shards in all streams (500)\n"
+	        "  --iterator-ttl SEC      shard iterators expire after SEC seconds (300, as "
+	        "Kinesis)\n"
 	        "  --api-ack LEVEL         what API puts wait for: received|written|durable "
 	        "(durable)\n"
 	        "  --ip4 ADDR              the engine's IPv4 address (TAP default %s)\n"
@@ -408,6 +410,7 @@ int main(int argc, char **argv)
 	        {"account", required_argument, NULL, 'C'},
 	        {"shard-limit", required_argument, NULL, 'L'},
 	        {"api-ack", required_argument, NULL, 'a'},
+	        {"iterator-ttl", required_argument, NULL, 'T'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -545,6 +548,14 @@ int main(int argc, char **argv)
 				if (v == 0 || v > 100000)
 					rc = sl_err_set(-EINVAL, "--shard-limit %s", optarg);
 				o.cat.shard_limit = (uint32_t)v;
+				break;
+			case 'T':
+				v = strtoul(optarg, NULL, 10);
+				if (v == 0 || v > 86400)
+					rc = sl_err_set(-EINVAL,
+					                "--iterator-ttl %s: 1..86400 seconds",
+					                optarg);
+				o.cp.api_c.iterator_ttl_ms = (uint32_t)v * 1000;
 				break;
 			case 'a':
 				if (strcmp(optarg, "received") == 0)

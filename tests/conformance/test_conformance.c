@@ -369,6 +369,8 @@ static bool port_answers(void)
 
 /* Starts the target in the namespace and waits until its port answers.
  * Skips if sluiced cannot start here (EAL, TAP). */
+#define CONF_ITERATOR_TTL_S "20"
+
 static void server_start(void)
 {
 	char *log = path_in("server.log"), *data = path_in("data-dir");
@@ -378,8 +380,20 @@ static void server_start(void)
 	snprintf(port, sizeof(port), "%d", API_PORT);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", API_PORT);
 	if (strcmp(target, "sluiced") == 0) {
-		char *argv[] = {"ip",         "netns", "exec",   ns,     getenv("SLUICED"),
-		                "--data-dir", data,    "--http", listen, NULL};
+		/* Iterators live CONF_ITERATOR_TTL_S, not 300 s, so that boto3's
+		 * expired-iterator case can wait one out. */
+		char *argv[] = {"ip",
+		                "netns",
+		                "exec",
+		                ns,
+		                getenv("SLUICED"),
+		                "--data-dir",
+		                data,
+		                "--http",
+		                listen,
+		                "--iterator-ttl",
+		                CONF_ITERATOR_TTL_S,
+		                NULL};
 
 		server = spawn(argv, log, NULL);
 	} else {
@@ -474,6 +488,8 @@ Test(conformance, boto3)
 	char *cmd[] = {"python3", script("client_boto3.py"), NULL};
 
 	env_up("conf-boto3");
+	if (strcmp(target, "sluiced") == 0)
+		setenv("SLUICE_CONF_ITERATOR_TTL_S", CONF_ITERATOR_TTL_S, 1);
 	if (run_tool(probe, NULL, NULL, TOOL_MS) != 0)
 		SKIP("python3 with boto3 is not installed");
 	server_start();
