@@ -2203,13 +2203,19 @@ static bool check_auth(struct sl_api_call *c, const struct sl_api_request *r)
 	return false;
 }
 
+void *sl_api_parse_body(const void *body, size_t len)
+{
+	json_error_t jerr;
+
+	return json_loadb(body, len, JSON_DECODE_INT_AS_REAL, &jerr);
+}
+
 void sl_api_handle(struct sl_api *api, const struct sl_api_request *r, sl_api_respond_fn respond,
                    void *req)
 {
 	struct sl_api_call *c = calloc(1, sizeof(*c));
 	const struct op *op;
 	bool json11, plain, has_parts;
-	json_error_t jerr;
 
 	api->st.requests++;
 	if (!c) {
@@ -2222,12 +2228,16 @@ void sl_api_handle(struct sl_api *api, const struct sl_api_request *r, sl_api_re
 		                          sizeof(fail) - 1};
 
 		api->st.errors_5xx++;
+		if (r->parsed > 0)
+			json_decref(r->parsed_body);
 		respond(req, &a);
 		return;
 	}
 	c->api = api;
 	c->respond = respond;
 	c->req = req;
+	if (r->parsed > 0)
+		c->in = r->parsed_body; /* freed with c whatever happens */
 	c->now_ms = wall_ms();
 	request_id(c->request_id);
 
@@ -2256,7 +2266,8 @@ void sl_api_handle(struct sl_api *api, const struct sl_api_request *r, sl_api_re
 		        c, 400, op ? "SerializationException" : "UnknownOperationException", NULL);
 		return;
 	}
-	c->in = r->len ? json_loadb(r->body, r->len, JSON_DECODE_INT_AS_REAL, &jerr) : NULL;
+	if (r->parsed == 0 && r->len)
+		c->in = sl_api_parse_body(r->body, r->len);
 	if (!c->in || !json_is_object(c->in)) {
 		if (plain)
 			answer_json(c, 200, "SerializationException", CT_PLAIN_JSON,

@@ -120,10 +120,20 @@ struct sl_api_request {
 	size_t nheaders;
 	const char *const *header_names; /* lower case */
 	const char *const *header_values;
+	/* The body parsed already (by a worker thread, off the loop):
+	 * 0 not parsed (the API parses it), 1 parsed into parsed_body (which
+	 * the API takes over), -1 it is not JSON. */
+	int parsed;
+	void *parsed_body; /* json_t * */
 };
 
+/* Parses a request body as sl_api_handle() would (any thread): a json_t *
+ * for sl_api_request.parsed_body, or NULL when it is not JSON. */
+void *sl_api_parse_body(const void *body, size_t len);
+
 /* Handles one request; respond(req, ...) is called exactly once, now or
- * later (a put waits for its acks). */
+ * later (a put waits for its acks). A body already parsed (parsed = 1) is
+ * the API's from here, also when the request fails before it is used. */
 void sl_api_handle(struct sl_api *api, const struct sl_api_request *r, sl_api_respond_fn respond,
                    void *req);
 

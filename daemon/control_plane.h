@@ -20,7 +20,8 @@ struct sl_cp_config {
 	bool http; /* serve the API (default true) */
 	struct sl_http_config http_c;
 	struct sl_api_config api_c;
-	uint8_t ack_level; /* level API puts wait for (SL_WIRE_ACK_DURABLE) */
+	uint8_t ack_level;      /* level API puts wait for (SL_WIRE_ACK_DURABLE) */
+	unsigned parse_workers; /* threads parsing request bodies off the loop (1; 0: none) */
 };
 
 struct sl_cp;

@@ -100,6 +100,8 @@ static void usage(FILE *f)
 	        "  --shard-limit N         open shards in all streams (500)\n"
 	        "  --iterator-ttl SEC      shard iterators expire after SEC seconds (300, as "
 	        "Kinesis)\n"
+	        "  --api-workers N         threads parsing API request bodies (1; 0: on the "
+	        "API's thread)\n"
 	        "  --api-ack LEVEL         what API puts wait for: received|written|durable "
 	        "(durable)\n"
 	        "  --ip4 ADDR              the engine's IPv4 address (TAP default %s)\n"
@@ -411,6 +413,7 @@ int main(int argc, char **argv)
 	        {"shard-limit", required_argument, NULL, 'L'},
 	        {"api-ack", required_argument, NULL, 'a'},
 	        {"iterator-ttl", required_argument, NULL, 'T'},
+	        {"api-workers", required_argument, NULL, 'W'},
 	        {"help", no_argument, NULL, 'h'},
 	        {0},
 	};
@@ -432,6 +435,7 @@ int main(int argc, char **argv)
 	sl_api_config_default(&o.cp.api_c);
 	sl_catalog_config_default(&o.cat);
 	o.cp.ack_level = SL_WIRE_ACK_DURABLE;
+	o.cp.parse_workers = 1;
 	o.cp.api_c.access_key = getenv("SLUICE_ACCESS_KEY");
 	o.cp.api_c.secret_key = getenv("SLUICE_SECRET_KEY");
 	o.add = calloc(1, sizeof(*o.add));
@@ -548,6 +552,12 @@ int main(int argc, char **argv)
 				if (v == 0 || v > 100000)
 					rc = sl_err_set(-EINVAL, "--shard-limit %s", optarg);
 				o.cat.shard_limit = (uint32_t)v;
+				break;
+			case 'W':
+				v = strtoul(optarg, NULL, 10);
+				if (v > 16)
+					rc = sl_err_set(-EINVAL, "--api-workers %s: 0..16", optarg);
+				o.cp.parse_workers = (unsigned)v;
 				break;
 			case 'T':
 				v = strtoul(optarg, NULL, 10);
