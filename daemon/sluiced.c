@@ -715,7 +715,13 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGUSR1, on_signal);
-	pthread_create(&ctl_thread, NULL, control_main, &ctl);
+	if (pthread_create(&ctl_thread, NULL, control_main, &ctl) == 0) {
+		cpu_set_t set;
+
+		/* Off the main lcore's CPU, which it inherited. */
+		sl_engine_helper_cpus(engine, &set);
+		(void)pthread_setaffinity_np(ctl_thread, sizeof(set), &set);
+	}
 
 	if (c.self.has_ip4)
 		inet_ntop(AF_INET, c.self.ip4, ip4s, sizeof(ip4s));

@@ -1263,7 +1263,7 @@ static int lcore_main(void *arg)
 		t0 = t1;
 		if (work) {
 			l->idle = 0;
-		} else if (e->c.idle_sleep_us && ++l->idle > 1024) {
+		} else if (e->c.idle_sleep_us && ++l->idle > e->c.idle_polls) {
 			rte_rcu_qsbr_thread_offline(e->qs, l->idx);
 			usleep(e->c.idle_sleep_us);
 			rte_rcu_qsbr_thread_online(e->qs, l->idx);
@@ -1382,6 +1382,11 @@ static void helper_cpus(const struct sl_engine *e, cpu_set_t *ret)
 	}
 	if (CPU_COUNT(ret) == 0)
 		*ret = all;
+}
+
+void sl_engine_helper_cpus(const struct sl_engine *e, cpu_set_t *ret)
+{
+	helper_cpus(e, ret);
 }
 
 static int port_setup(struct sl_engine *e)

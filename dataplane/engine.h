@@ -14,6 +14,7 @@
 #ifndef SL_DATAPLANE_ENGINE_H
 #define SL_DATAPLANE_ENGINE_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +48,9 @@
 	  "a producer silent this long will not retry: its batches may be forgotten")              \
 	X(max_record_bytes, uint32_t, 65535, 1, 65535, "largest record data a stream accepts")     \
 	X(idle_sleep_us, uint32_t, 0, 0, 100000,                                                   \
-	  "sleep this long after 1024 idle polls (0: always spin)")                                \
+	  "sleep this long after idle_polls empty loop passes (0: always spin)")                   \
+	X(idle_polls, uint32_t, 1024, 1, 1u << 20,                                                 \
+	  "empty loop passes before a nap of idle_sleep_us")                                       \
 	X(discard, uint32_t, 0, 0, 1,                                                              \
 	  "benchmarks only: shard lcores free frames instead of appending (rx path alone)")        \
 	X(fault_seed, uint64_t, 0, 0, UINT64_MAX,                                                  \
@@ -236,6 +239,12 @@ int sl_engine_put_fd(const struct sl_engine *e);
 /* Per-shard log counters, for metrics (relaxed snapshot). -ENOENT if none. */
 int sl_engine_shard_stats(struct sl_engine *e, uint32_t stream_id, uint32_t shard_id,
                           struct sl_log_stats *ret);
+
+/* CPUs for threads that are not lcores (the control plane's, workers):
+ * every online CPU no lcore polls on, or all of them when lcores take
+ * every CPU. Threads that EAL's main thread creates inherit its lcore's
+ * single CPU; they should move here, or they share it with a busy poller. */
+void sl_engine_helper_cpus(const struct sl_engine *e, cpu_set_t *ret);
 
 /* Per lcore: time in loop iterations that found work vs all (TSC cycles
  * since start: the duty cycle), and frames waiting in the rings into it. */
