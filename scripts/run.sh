@@ -11,5 +11,5 @@ if [ ! -f build-release/build.ninja ]; then
 	meson setup build-release --buildtype=release -Dtests=false >/dev/null
 fi
 ninja -C build-release >/dev/null
-echo "sluice: starting sluiced; in another shell: build-release/client/sluice-put --host 198.18.0.2 --stream default hello world"
+echo "sluice: starting sluiced; in another shell: build-release/cli/sluicectl list (Kinesis API on 127.0.0.1:4567), or build-release/client/sluice-put --host 198.18.0.2 --stream default hello world (UDP)"
 exec build-release/daemon/sluiced "$@"
