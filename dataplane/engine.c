@@ -1846,8 +1846,8 @@ int sl_engine_put(struct sl_engine *e, struct sl_engine_put *p)
 	p->slot_ = sh->slot;
 	p->pending_ = 0;
 	pthread_mutex_lock(&e->cmd_lock);
-	if (!l->loop_on)
-		rc = -ESHUTDOWN;
+	if (!l->loop_on) /* not started yet (the caller retries) or stopped */
+		rc = __atomic_load_n(&e->stop, __ATOMIC_RELAXED) ? -ESHUTDOWN : -EAGAIN;
 	else if (rte_ring_sp_enqueue(l->cmd, (void *)((uintptr_t)p | PUT_TAG)) != 0)
 		rc = -EAGAIN;
 	pthread_mutex_unlock(&e->cmd_lock);

@@ -228,8 +228,9 @@ struct sl_engine_put {
 	uint32_t pending_;
 };
 
-/* Queues p (control thread). 0, or -EAGAIN (queue full), -ENOENT (no such
- * open shard), -ESHUTDOWN (lcores not running): then p is not queued. */
+/* Queues p (control thread). 0, or -EAGAIN (queue full, or the lcores not
+ * started yet), -ENOENT (no such open shard), -ESHUTDOWN (stopped): then p
+ * is not queued. */
 int sl_engine_put(struct sl_engine *e, struct sl_engine_put *p);
 /* Finished puts, up to max. Control thread. */
 unsigned sl_engine_put_poll(struct sl_engine *e, struct sl_engine_put **ret, unsigned max);
