@@ -9,6 +9,7 @@ packages=(
 	awscli
 	clang-format
 	dpdk
+	gnuplot-nox
 	iproute2
 	iputils-ping
 	libcriterion-dev
@@ -21,6 +22,7 @@ packages=(
 	liburing-dev
 	meson
 	nodejs
+	nats-server
 	nftables
 	ninja-build
 	pkg-config
