@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "err.h"
 #include "pkt.h"
+#include "procmem.h"
 #include "wire.h"
 
 struct cp_put {
@@ -317,6 +318,51 @@ static void metrics_engine(struct sl_cp *cp, FILE *f)
 	}
 }
 
+/* Process and DPDK memory. The pool counts are approximate while the
+ * lcores run (see sl_engine_mem_stats()). */
+static void metrics_memory(struct sl_cp *cp, FILE *f)
+{
+	struct sl_engine_mem m;
+	struct sl_procmem pm;
+
+	if (sl_procmem_read(&pm) == 0)
+		fprintf(f,
+		        "# HELP sluice_process_resident_memory_bytes Resident set size (VmRSS)\n"
+		        "# TYPE sluice_process_resident_memory_bytes gauge\n"
+		        "sluice_process_resident_memory_bytes %" PRIu64 "\n"
+		        "# HELP sluice_process_resident_memory_peak_bytes Highest resident set "
+		        "size since start (VmHWM)\n"
+		        "# TYPE sluice_process_resident_memory_peak_bytes gauge\n"
+		        "sluice_process_resident_memory_peak_bytes %" PRIu64 "\n",
+		        pm.rss_bytes, pm.rss_peak_bytes);
+	sl_engine_mem_stats(cp->e, &m);
+	fprintf(f,
+	        "# HELP sluice_dpdk_heap_bytes DPDK heap (mempools, rings, tables), every socket\n"
+	        "# TYPE sluice_dpdk_heap_bytes gauge\n"
+	        "sluice_dpdk_heap_bytes{state=\"allocated\"} %" PRIu64 "\n"
+	        "sluice_dpdk_heap_bytes{state=\"total\"} %" PRIu64 "\n"
+	        "# HELP sluice_store_ring_bytes Staging rings of the open shard logs\n"
+	        "# TYPE sluice_store_ring_bytes gauge\n"
+	        "sluice_store_ring_bytes %" PRIu64 "\n",
+	        m.heap_alloc_bytes, m.heap_total_bytes, m.store_ring_bytes);
+	fprintf(f, "# HELP sluice_mempool_objects Mempool objects, by state (objects in lcore "
+	           "caches count as available)\n# TYPE sluice_mempool_objects gauge\n");
+	for (unsigned i = 0; i < m.npools; i++)
+		fprintf(f,
+		        "sluice_mempool_objects{pool=\"%s\",state=\"in_use\"} %u\n"
+		        "sluice_mempool_objects{pool=\"%s\",state=\"available\"} %u\n",
+		        m.pool[i].name, m.pool[i].in_use, m.pool[i].name, m.pool[i].available);
+	fprintf(f, "# HELP sluice_mempool_size Objects a mempool holds\n"
+	           "# TYPE sluice_mempool_size gauge\n");
+	for (unsigned i = 0; i < m.npools; i++)
+		fprintf(f, "sluice_mempool_size{pool=\"%s\"} %u\n", m.pool[i].name, m.pool[i].size);
+	fprintf(f, "# HELP sluice_mempool_bytes Memory reserved for a mempool's objects\n"
+	           "# TYPE sluice_mempool_bytes gauge\n");
+	for (unsigned i = 0; i < m.npools; i++)
+		fprintf(f, "sluice_mempool_bytes{pool=\"%s\"} %" PRIu64 "\n", m.pool[i].name,
+		        m.pool[i].total_bytes);
+}
+
 static void metrics_shards(struct sl_cp *cp, FILE *f)
 {
 	uint32_t n = sl_catalog_nstreams(cp->cat);
@@ -369,6 +415,7 @@ static void metrics(struct sl_cp *cp, struct sl_http_req *r)
 		return;
 	}
 	metrics_engine(cp, f);
+	metrics_memory(cp, f);
 	metrics_shards(cp, f);
 	sl_api_stats(cp->api, &as);
 	fprintf(f,

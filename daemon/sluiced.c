@@ -46,6 +46,7 @@
 #include "engine.h"
 #include "err.h"
 #include "fs.h"
+#include "procmem.h"
 
 #define DEFAULT_TAP        "sluice0"
 #define DEFAULT_IP4        "198.18.0.2"
@@ -292,6 +293,8 @@ static void write_stats(const char *path)
 {
 	char tmp[PATH_MAX];
 	struct sl_engine_stats s;
+	struct sl_engine_mem mem;
+	struct sl_procmem pm;
 	FILE *f;
 
 	if (!path || !engine)
@@ -303,6 +306,11 @@ static void write_stats(const char *path)
 		return;
 	sl_engine_stats(engine, &s);
 	sl_engine_stats_print(&s, f);
+	if (sl_procmem_read(&pm) == 0)
+		fprintf(f, "mem_rss_bytes %" PRIu64 "\nmem_rss_peak_bytes %" PRIu64 "\n",
+		        pm.rss_bytes, pm.rss_peak_bytes);
+	sl_engine_mem_stats(engine, &mem);
+	sl_engine_mem_print(&mem, f);
 	if (fclose(f) == 0)
 		rename(tmp, path);
 }

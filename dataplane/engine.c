@@ -1623,7 +1623,8 @@ static int ctl_open(struct sl_engine *e, const struct ctl_stream *cs, struct ctl
 	if (rc < 0)
 		return rc;
 	l->ctl_busy[slot] = true;
-	l->ctl_used++;
+	/* relaxed: sl_engine_mem_stats() reads it from other threads. */
+	__atomic_store_n(&l->ctl_used, l->ctl_used + 1, __ATOMIC_RELAXED);
 	sh->lcore = (uint16_t)l->shard_idx;
 	sh->slot = slot;
 	return 0;
@@ -1644,7 +1645,7 @@ static int ctl_simple(struct sl_engine *e, const struct ctl_shard *sh, enum cmd_
 	free(c);
 	if (kind == CMD_DROP) {
 		l->ctl_busy[sh->slot] = false;
-		l->ctl_used--;
+		__atomic_store_n(&l->ctl_used, l->ctl_used - 1, __ATOMIC_RELAXED);
 	}
 	return rc;
 }
@@ -2373,6 +2374,89 @@ void sl_engine_fsync_hist(const struct sl_engine *e, struct sl_engine_fsync_hist
 			run += h.bucket[b];
 			ret->cum[b] += run;
 		}
+	}
+}
+
+static void pool_chunk_bytes(struct rte_mempool *mp, void *arg, struct rte_mempool_memhdr *h,
+                             unsigned idx)
+{
+	(void)mp;
+	(void)idx;
+	*(uint64_t *)arg += h->len;
+}
+
+static void pool_stats(struct rte_mempool *mp, struct sl_engine_mempool_stats *ret)
+{
+	uint64_t bytes = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(ret->name, sizeof(ret->name), "%s", mp->name);
+	/* The chunk list is written only while the pool is populated (at
+	 * create), so walking it here races with nothing. */
+	rte_mempool_mem_iter(mp, pool_chunk_bytes, &bytes);
+	ret->size = mp->size;
+	/* One read of the free count (ring plus caches), so that in_use and
+	 * available add up to size even while lcores allocate. */
+	ret->available = rte_mempool_avail_count(mp);
+	ret->in_use = mp->size - ret->available;
+	ret->cache_size = mp->cache_size;
+	ret->elt_size = mp->elt_size;
+	ret->total_bytes = bytes;
+}
+
+void sl_engine_mem_stats(const struct sl_engine *e, struct sl_engine_mem *ret)
+{
+	struct rte_mempool *pools[] = {e->pool};
+
+	memset(ret, 0, sizeof(*ret));
+	for (unsigned i = 0; i < SL_ARRAY_SIZE(pools) && ret->npools < SL_ENGINE_MEM_POOLS; i++) {
+		struct sl_engine_mempool_stats *p = &ret->pool[ret->npools];
+
+		if (!pools[i])
+			continue;
+		pool_stats(pools[i], p);
+		ret->pools_in_use += p->in_use;
+		ret->pools_size += p->size;
+		ret->pools_bytes += p->total_bytes;
+		ret->npools++;
+	}
+	for (unsigned i = 0; i < rte_socket_count(); i++) {
+		struct rte_malloc_socket_stats h;
+
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &h) != 0)
+			continue;
+		ret->heap_alloc_bytes += h.heap_allocsz_bytes;
+		ret->heap_total_bytes += h.heap_totalsz_bytes;
+	}
+	/* Each open log holds one staging ring of buffer_bytes (storage
+	 * allocates it at open, touches every page, frees it at close). */
+	for (unsigned j = 0; j < e->c.nshard; j++)
+		if (e->shard_lc[j])
+			ret->store_logs +=
+			        __atomic_load_n(&e->shard_lc[j]->ctl_used, __ATOMIC_RELAXED);
+	ret->store_ring_bytes = ret->store_logs * e->c.store.buffer_bytes;
+}
+
+void sl_engine_mem_print(const struct sl_engine_mem *m, FILE *out)
+{
+	fprintf(out,
+	        "mem_dpdk_heap_alloc_bytes %" PRIu64 "\n"
+	        "mem_dpdk_heap_total_bytes %" PRIu64 "\n"
+	        "mem_store_logs %" PRIu64 "\n"
+	        "mem_store_ring_bytes %" PRIu64 "\n"
+	        "mempool_in_use %" PRIu64 "\n"
+	        "mempool_size %" PRIu64 "\n"
+	        "mempool_bytes %" PRIu64 "\n",
+	        m->heap_alloc_bytes, m->heap_total_bytes, m->store_logs, m->store_ring_bytes,
+	        m->pools_in_use, m->pools_size, m->pools_bytes);
+	for (unsigned i = 0; i < m->npools; i++) {
+		const struct sl_engine_mempool_stats *p = &m->pool[i];
+
+		fprintf(out,
+		        "mempool_%s_in_use %u\n"
+		        "mempool_%s_size %u\n"
+		        "mempool_%s_bytes %" PRIu64 "\n",
+		        p->name, p->in_use, p->name, p->size, p->name, p->total_bytes);
 	}
 }
 

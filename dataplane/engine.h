@@ -276,6 +276,43 @@ struct sl_engine_fsync_hist {
 };
 void sl_engine_fsync_hist(const struct sl_engine *e, struct sl_engine_fsync_hist *ret);
 
+/*
+ * Memory the engine holds: its DPDK mempools, the DPDK heap they and the
+ * rings live in, and the storage staging rings of the logs it has open.
+ * Any thread, also while the lcores run (no locks the lcores take, except
+ * the heap's own spinlock, which they never need in the loop). The pool
+ * counts are approximations: an object in an lcore's mempool cache counts
+ * as available, and the caches are read without stopping their owners, so
+ * in_use may be off by up to 1.5 x cache_size per lcore for an instant.
+ */
+#define SL_ENGINE_MEM_POOLS 4
+struct sl_engine_mempool_stats {
+	char name[32];        /* the DPDK name, e.g. "sl_mbufs" */
+	uint32_t size;        /* objects */
+	uint32_t in_use;      /* size - available */
+	uint32_t available;   /* in the pool and in the lcores' caches */
+	uint32_t cache_size;  /* per lcore */
+	uint32_t elt_size;    /* bytes of one object (an mbuf: header, private area, data) */
+	uint64_t total_bytes; /* memory reserved for the objects, with DPDK's headers */
+};
+struct sl_engine_mem {
+	unsigned npools;
+	struct sl_engine_mempool_stats pool[SL_ENGINE_MEM_POOLS];
+	uint64_t pools_in_use; /* sums over pool[0..npools) */
+	uint64_t pools_size;
+	uint64_t pools_bytes;
+	uint64_t heap_alloc_bytes; /* DPDK heap, every socket: allocated */
+	uint64_t heap_total_bytes; /* ... and its size (allocated + free) */
+	uint64_t store_logs;       /* shard logs open on the shard lcores */
+	uint64_t store_ring_bytes; /* their staging rings (store buffer_bytes each) */
+};
+void sl_engine_mem_stats(const struct sl_engine *e, struct sl_engine_mem *ret);
+/* "name value" lines for a stats file: mem_dpdk_heap_alloc_bytes,
+ * mem_dpdk_heap_total_bytes, mem_store_logs, mem_store_ring_bytes,
+ * mempool_in_use, mempool_size, mempool_bytes, and per pool
+ * mempool_<name>_in_use, _size, _bytes. */
+void sl_engine_mem_print(const struct sl_engine_mem *m, FILE *out);
+
 /* Sums the lcores' counters (any thread; values are relaxed snapshots). */
 void sl_engine_stats(const struct sl_engine *e, struct sl_engine_stats *ret);
 void sl_engine_stats_print(const struct sl_engine_stats *s, FILE *out);

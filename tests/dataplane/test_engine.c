@@ -29,6 +29,7 @@
 #include "err.h"
 #include "log.h"
 #include "pkt.h"
+#include "procmem.h"
 #include "route.h"
 #include "t_util.h"
 #include "wire.h"
@@ -915,6 +916,79 @@ Test(engine, a_full_shard_ring_is_answered_throttled_with_each_records_shard)
 	verify_storage("s", FULL_SHARDS, full_recs, res, FULL_N);
 	free(full_recs);
 	free(res);
+}
+
+Test(engine, memory_stats_show_the_mbuf_pool_and_the_answers_held_from_it)
+{
+	/* Answers the peer has not taken yet are mbufs of the engine's pool
+	 * (frames come from the test's pool over net_ring): while the tx ring
+	 * holds N of them, N more of the pool are in use. The engine is idle
+	 * when the counts are read, so its lcore caches do not move them. */
+	enum { N = 200 };
+	struct sl_engine_mem m0, held, after;
+	const struct sl_engine_mempool_stats *p;
+	struct sl_procmem pm;
+	struct rec r;
+	uint8_t buf[1500];
+	struct answer a;
+	unsigned got = 0;
+	int64_t until;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	eal_up("0@0,1@0");
+	engine_up(1, "s", 2, NULL);
+	sl_engine_mem_stats(eng, &m0);
+	cr_assert_eq(m0.npools, 1);
+	p = &m0.pool[0];
+	cr_assert_str_eq(p->name, "sl_mbufs");
+	cr_assert_gt(p->size, 0);
+	cr_assert_leq(p->in_use, p->size);
+	cr_assert_eq(p->in_use + p->available, p->size);
+	cr_assert_geq(p->elt_size, sl_engine_mbuf_data_room(1500));
+	cr_assert_geq(p->total_bytes, (uint64_t)p->size * p->elt_size);
+	cr_assert_eq(m0.pools_size, p->size);
+	cr_assert_eq(m0.pools_in_use, p->in_use);
+	cr_assert_eq(m0.pools_bytes, p->total_bytes);
+	cr_assert_geq(m0.heap_alloc_bytes, p->total_bytes, "the pool lives in the DPDK heap");
+	cr_assert_geq(m0.heap_total_bytes, m0.heap_alloc_bytes);
+	cr_assert_eq(m0.store_logs, 2, "one log per shard");
+	cr_assert_eq(m0.store_ring_bytes, 2u << 20, "engine_up's 1 MiB staging rings");
+	cr_assert_eq(sl_procmem_read(&pm), 0);
+	cr_assert_gt(pm.rss_bytes, 0);
+	cr_assert_geq(pm.rss_peak_bytes, pm.rss_bytes);
+
+	make_rec(&r, 1);
+	for (unsigned b = 0; b < N; b++)
+		send_payload(buf, build_put(buf, 61, b + 1, 1, SL_WIRE_ACK_RECEIVED, &r, 1));
+	until = sl_mono_ns() + 10000000000ll;
+	while (rte_ring_count(txr) < N && sl_mono_ns() < until)
+		usleep(1000);
+	cr_assert_eq(rte_ring_count(txr), N, "every frame answered");
+	sl_engine_mem_stats(eng, &held);
+	cr_assert_geq(held.pool[0].in_use, m0.pool[0].in_use + N, "in use: %u before, %u held",
+	              m0.pool[0].in_use, held.pool[0].in_use);
+	cr_assert_leq(held.pool[0].in_use, held.pool[0].size);
+
+	while (got < N && next_answer(&a, 5000))
+		got++;
+	cr_assert_eq(got, N);
+	sl_engine_mem_stats(eng, &after);
+	cr_assert_leq(after.pool[0].in_use + N, held.pool[0].in_use,
+	              "answers taken by the peer went back: %u held, %u after", held.pool[0].in_use,
+	              after.pool[0].in_use);
+
+	/* The stats file's lines. */
+	f = open_memstream(&text, &len);
+	cr_assert(f);
+	sl_engine_mem_print(&after, f);
+	fclose(f);
+	cr_assert_not_null(strstr(text, "mempool_sl_mbufs_in_use "), "%s", text);
+	cr_assert_not_null(strstr(text, "mempool_sl_mbufs_size "), "%s", text);
+	cr_assert_not_null(strstr(text, "\nmempool_size "), "%s", text);
+	cr_assert_not_null(strstr(text, "mem_dpdk_heap_alloc_bytes "), "%s", text);
+	free(text);
 }
 
 /* ---- the control plane's side: streams and shards at run time, puts ---- */

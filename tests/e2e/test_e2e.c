@@ -705,6 +705,29 @@ static void load_and_verify(struct daemon *d, const char *tag, struct run *runs)
 	             "the engine appended records that no ack reports");
 }
 
+/* The memory lines of the stats file sluiced wrote at exit. */
+static void check_memory_stats(const struct daemon *d)
+{
+	uint64_t size = stat_of(d, "mempool_size");
+
+	cr_assert_gt(stat_of(d, "mem_rss_bytes"), 0);
+	cr_assert_geq(stat_of(d, "mem_rss_peak_bytes"), stat_of(d, "mem_rss_bytes"));
+	cr_assert_gt(stat_of(d, "mem_dpdk_heap_alloc_bytes"), 0);
+	cr_assert_geq(stat_of(d, "mem_dpdk_heap_total_bytes"),
+	              stat_of(d, "mem_dpdk_heap_alloc_bytes"));
+	cr_assert_gt(size, 0);
+	cr_assert_leq(stat_of(d, "mempool_in_use"), size);
+	cr_assert_eq(stat_of(d, "mempool_sl_mbufs_size"), size, "one pool: sl_mbufs");
+	cr_assert_eq(stat_of(d, "mempool_sl_mbufs_in_use"), stat_of(d, "mempool_in_use"));
+	cr_assert_geq(stat_of(d, "mem_dpdk_heap_alloc_bytes"), stat_of(d, "mempool_bytes"));
+	fprintf(stderr,
+	        "e2e memory: rss %" PRIu64 " (peak %" PRIu64 "), DPDK heap %" PRIu64 " of %" PRIu64
+	        ", mbufs %" PRIu64 " of %" PRIu64 " in use\n",
+	        stat_of(d, "mem_rss_bytes"), stat_of(d, "mem_rss_peak_bytes"),
+	        stat_of(d, "mem_dpdk_heap_alloc_bytes"), stat_of(d, "mem_dpdk_heap_total_bytes"),
+	        stat_of(d, "mempool_in_use"), size);
+}
+
 Test(e2e, clean_network)
 {
 	struct daemon d;
@@ -713,6 +736,7 @@ Test(e2e, clean_network)
 	env_up("e2e-clean");
 	sluiced_start(&d, "clean", "--stream", "e2e:4", NULL);
 	load_and_verify(&d, "clean_network", runs);
+	check_memory_stats(&d);
 	runs_free(runs, LOAD_PRODUCERS);
 }
 
@@ -1173,6 +1197,19 @@ static unsigned api_count_shard(const char *stream, const char *shard)
 	return n;
 }
 
+/* The value of the sample line "<sample> v" (name and labels as served);
+ * fails if absent. */
+static double sample(const char *text, const char *name)
+{
+	char needle[256];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), "\n%s ", name);
+	p = strstr(text, needle);
+	cr_assert_not_null(p, "no sample %s in /metrics", name);
+	return strtod(p + strlen(needle), NULL);
+}
+
 /* The metric line value for stream/shard (0 if absent). */
 static uint64_t metric(const char *text, const char *name, const char *stream, const char *shard)
 {
@@ -1247,6 +1284,45 @@ Test(e2e, kinesis_api_and_udp_producers_share_streams)
 		cr_assert_eq(m, UDP + 10, "metrics count %" PRIu64 " records", m);
 		cr_assert_not_null(strstr(text, "sluice_fdatasync_seconds_count "));
 		cr_assert_not_null(strstr(text, "sluice_lcore_busy_ratio{"));
+		/* Memory: the process, the DPDK heap, the engine's mbuf pool. */
+		{
+			static const char *const families[] = {
+			        "sluice_process_resident_memory_bytes",
+			        "sluice_process_resident_memory_peak_bytes",
+			        "sluice_dpdk_heap_bytes",
+			        "sluice_store_ring_bytes",
+			        "sluice_mempool_objects",
+			        "sluice_mempool_size",
+			        "sluice_mempool_bytes",
+			};
+			char head[256];
+			double size = sample(text, "sluice_mempool_size{pool=\"sl_mbufs\"}");
+			double used = sample(
+			        text, "sluice_mempool_objects{pool=\"sl_mbufs\",state=\"in_use\"}");
+			double avail = sample(
+			        text,
+			        "sluice_mempool_objects{pool=\"sl_mbufs\",state=\"available\"}");
+
+			for (unsigned i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+				snprintf(head, sizeof(head), "# TYPE %s gauge\n", families[i]);
+				cr_assert_not_null(strstr(text, head), "%s", head);
+				snprintf(head, sizeof(head), "# HELP %s ", families[i]);
+				cr_assert_not_null(strstr(text, head), "%s", head);
+			}
+			cr_assert_gt(sample(text, "sluice_process_resident_memory_bytes"), 0);
+			cr_assert_geq(sample(text, "sluice_process_resident_memory_peak_bytes"),
+			              sample(text, "sluice_process_resident_memory_bytes"));
+			cr_assert_gt(sample(text, "sluice_dpdk_heap_bytes{state=\"allocated\"}"),
+			             0);
+			cr_assert_geq(sample(text, "sluice_dpdk_heap_bytes{state=\"total\"}"),
+			              sample(text, "sluice_dpdk_heap_bytes{state=\"allocated\"}"));
+			cr_assert_gt(size, 0);
+			cr_assert_leq(used, size);
+			cr_assert_eq(used + avail, size, "%g in use + %g available", used, avail);
+			cr_assert_gt(sample(text, "sluice_mempool_bytes{pool=\"sl_mbufs\"}"), size,
+			             "more than a byte per mbuf");
+			cr_assert_gt(sample(text, "sluice_store_ring_bytes"), 0, "2 logs open");
+		}
 		free(text);
 		free(mout);
 		cr_assert_eq(run_tool(hz, NULL, NULL), 0, "GET /healthz");
