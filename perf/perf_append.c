@@ -22,10 +22,20 @@
  * reached, appends scheduled at fixed intervals and latency counted from the
  * scheduled time, so a stall delays every append behind it in the numbers
  * too (no coordinated omission).
- * * Disk use is bounded: a case whose worst case does not fit the free space
+ *
+ * Sweeps, new case families run instead of the cases above unless --cases
+ * is given too: --sizes (record bytes on 1 shard log) and --shards (shard
+ * logs of 1 KiB records on the one thread, so shards per core). Each point is
+ * a closed-loop case like the others, with records per append chosen as for
+ * the cases (about 16 KiB of data, 1 to 64 records) and its own raw limit (a)
+ * at the write size it issued.
+ *
+ * Disk use is bounded: a case whose worst case does not fit the free space
  * (with a margin) is skipped; retention (two segments per log) runs inside
  * the window only when free space gets short, else once after it, timed;
- * every case removes its files.
+ * every case removes its files. A case whose rings would take more than half
+ * of the available memory, or whose files the open-file limit cannot hold,
+ * is skipped too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -71,6 +81,13 @@
 #define RETAIN_EVERY_NS      50000000 /* how often free space is checked */
 #define RAW_SYNC_BS          4096
 #define MAX_SETS             32
+#define MAX_SWEEP            32         /* points per sweep */
+#define SWEEP_BATCH_BYTES    (16 * KIB) /* record data per append in a sweep ... */
+#define SWEEP_MAX_BATCH      64         /* ... in at most this many records */
+#define SWEEP_MAX_REC_BYTES  (64 * KIB) /* the records' data is one 64 KiB buffer */
+#define SWEEP_MAX_SHARDS     4096
+#define SHARDS_REC_BYTES     1024 /* record size of the shard sweep */
+#define FDS_PER_LOG          10   /* directory + 3 segments (active, next, sealing) x 3 files */
 
 struct case_def {
 	const char *name;
@@ -102,7 +119,11 @@ struct opts {
 	bool want_half;
 	const char *sets[MAX_SETS];
 	unsigned nsets;
-	double load; /* of the 1k-1 maximum, for the open-loop run */
+	double load;               /* of the 1k-1 maximum, for the open-loop run */
+	uint32_t sizes[MAX_SWEEP]; /* --sizes: record bytes, 1 shard */
+	unsigned nsizes;
+	uint32_t shards[MAX_SWEEP]; /* --shards: logs of 1 KiB records */
+	unsigned nshards;
 };
 
 /* Where the main thread's time went in the measured window. */
@@ -181,6 +202,15 @@ static const struct raw_sync *rsync_ref(void)
 	return o.steady && rsync_over.ran ? &rsync_over : &rsync;
 }
 static struct case_result half;
+
+/* One point of a sweep: a case made at run time. */
+struct sweep_point {
+	char name[24];
+	struct case_def d;
+	struct case_result r;
+};
+
+static struct sweep_point size_pts[MAX_SWEEP], shard_pts[MAX_SWEEP];
 static char run_dir[PATH_MAX];
 static bool made_base_dir;
 static volatile sig_atomic_t stop;
@@ -987,6 +1017,54 @@ static uint64_t retain_floor(const struct sl_store_config *c, uint32_t shards)
 	return 2 * GIB + (uint64_t)shards * c->segment_bytes * 2;
 }
 
+/*
+ * Whether the open-file limit lets a store of shards logs open everything,
+ * raising the soft limit towards the hard one if it must. A case that cannot
+ * have its files is skipped, as one that cannot have its disk space is.
+ */
+static bool fds_enough(uint32_t shards, uint64_t *ret_need, uint64_t *ret_have)
+{
+	uint64_t need = (uint64_t)shards * FDS_PER_LOG + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return true; /* unknown: let sl_log_open() say */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		struct rlimit up = rl;
+
+		up.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : SL_MIN(need, rl.rlim_max);
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	*ret_need = need;
+	*ret_have = rl.rlim_cur;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need;
+}
+
+/* MemAvailable from /proc/meminfo in bytes, or 0 if unknown. */
+static uint64_t mem_available(void)
+{
+	char line[256];
+	unsigned long long kb = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb * KIB;
+}
+
+/* What a case holds in memory: the logs' staging rings and the append-time
+ * ring (the largest parts; 256 logs of 1 MiB rings: 264 MiB). */
+static uint64_t case_mem_budget(const struct sl_store_config *c, uint32_t shards)
+{
+	return (uint64_t)shards * c->buffer_bytes +
+	       next_pow2((uint64_t)shards * c->pending_batches) * sizeof(uint64_t);
+}
+
 static int retain_all(struct sl_log **logs, unsigned n, uint64_t keep)
 {
 	int removed = 0;
@@ -1243,6 +1321,26 @@ static int run_case(const struct case_def *d, struct case_result *cr, double int
 		printf("\n%s: skipped: %s\n", d->name, cr->skipped);
 		return 0;
 	}
+	{
+		uint64_t need = case_mem_budget(c, d->shards), have = mem_available();
+
+		/* At most half of what is available: the machine is shared. */
+		if (have && need > have / 2) {
+			snprintf(cr->skipped, sizeof(cr->skipped),
+			         "needs %s of memory, half of MemAvailable is %s",
+			         fmt_bytes(b1, sizeof(b1), sl_align_up(need, MIB)),
+			         fmt_bytes(b2, sizeof(b2), have / 2 / MIB * MIB));
+			printf("\n%s: skipped: %s\n", d->name, cr->skipped);
+			return 0;
+		}
+		if (!fds_enough(d->shards, &need, &have)) {
+			snprintf(cr->skipped, sizeof(cr->skipped),
+			         "needs %llu open files, RLIMIT_NOFILE allows %llu",
+			         (unsigned long long)need, (unsigned long long)have);
+			printf("\n%s: skipped: %s\n", d->name, cr->skipped);
+			return 0;
+		}
+	}
 	if (interval_ns == 0)
 		printf("\ncase %s: %u B records x %u shard log%s, %u record%s per append, one "
 		       "thread, closed loop\n",
@@ -1408,32 +1506,94 @@ static void summary_row(const char *name, double rate, double data, double log, 
 	       fmt_ns(e, sizeof(e), h->count ? h->max : 0));
 }
 
+/* Whether any fixed case (or the open-loop run) was asked for. */
+static bool fixed_wanted(void)
+{
+	for (unsigned i = 0; i < NCASES; i++)
+		if (o.want[i])
+			return true;
+	return o.want_half;
+}
+
+static const char *half_name(void)
+{
+	return o.load == 0.5 ? "half-load" : "open-loop";
+}
+
+/* One table per sweep: a point per row, with the raw limit it is held to. */
+static void sweep_print(const char *what, const struct sweep_point *pts, unsigned n)
+{
+	char a[32], b[32], c[32], e[32], w[40];
+
+	if (n == 0)
+		return;
+	printf("\n%s (durable, one thread; ratio = record data MB/s / raw (a) MB/s at the "
+	       "point's\nwrite size x queue depth, (log) = log bytes / raw)\n",
+	       what);
+	printf("%-10s %6s %6s %5s %11s %9s %9s %9s %12s %6s %6s %9s %9s %9s %9s\n", "case", "rec B",
+	       "shards", "batch", "records/s", "data MB/s", "log MB/s", "raw MB/s", "raw write",
+	       "ratio", "(log)", "ack p50", "p99", "p99.9", "max");
+	for (unsigned i = 0; i < n; i++) {
+		const struct case_def *d = &pts[i].d;
+		const struct case_result *cr = &pts[i].r;
+
+		if (!cr->ran) {
+			printf("%-10s %6u %6u skipped: %s\n", d->name, d->rec_bytes, d->shards,
+			       cr->skipped[0] ? cr->skipped : "not run");
+			continue;
+		}
+		snprintf(w, sizeof(w), "%s x%u", fmt_bytes(a, sizeof(a), cr->raw.bs), cr->raw.qd);
+		printf("%-10s %6u %6u %5u %11.0f %9.1f %9.1f %9.1f %12s %6.3f %6.3f %9s %9s %9s "
+		       "%9s\n",
+		       d->name, d->rec_bytes, d->shards, d->batch, cr->rec_per_s, cr->data_mbps,
+		       cr->log_mbps, cr->raw.mbps, w, cr->ratio_data, cr->ratio_log,
+		       fmt_ns(a, sizeof(a), sl_hist_percentile(&cr->lat, 50)),
+		       fmt_ns(b, sizeof(b), sl_hist_percentile(&cr->lat, 99)),
+		       fmt_ns(c, sizeof(c), sl_hist_percentile(&cr->lat, 99.9)),
+		       fmt_ns(e, sizeof(e), cr->lat.count ? cr->lat.max : 0));
+	}
+}
+
 static void summary_print(void)
 {
-	printf("\nsummary (backend %s; ratio = durable record data MB/s / raw (a) MB/s, "
-	       "(log) = log bytes / raw)\n",
-	       su.backend[0] ? su.backend : "?");
-	printf("%-9s %11s %9s %9s %9s %6s %6s %9s %9s %9s %9s\n", "case", "records/s", "data MB/s",
-	       "log MB/s", "raw MB/s", "ratio", "(log)", "ack p50", "p99", "p99.9", "max");
-	for (unsigned i = 0; i < NCASES; i++) {
-		const struct case_result *cr = &res[i];
+	if (fixed_wanted()) {
+		printf("\nsummary (backend %s; ratio = durable record data MB/s / raw (a) MB/s, "
+		       "(log) = log bytes / raw)\n",
+		       su.backend[0] ? su.backend : "?");
+		printf("%-9s %11s %9s %9s %9s %6s %6s %9s %9s %9s %9s\n", "case", "records/s",
+		       "data MB/s", "log MB/s", "raw MB/s", "ratio", "(log)", "ack p50", "p99",
+		       "p99.9", "max");
+		for (unsigned i = 0; i < NCASES; i++) {
+			const struct case_result *cr = &res[i];
 
-		if (cr->ran)
-			summary_row(cases[i].name, cr->rec_per_s, cr->data_mbps, cr->log_mbps,
-			            cr->raw.mbps, cr->ratio_data, cr->ratio_log, &cr->lat);
-		else if (cr->skipped[0])
-			printf("%-9s skipped: %s\n", cases[i].name, cr->skipped);
+			if (cr->ran)
+				summary_row(cases[i].name, cr->rec_per_s, cr->data_mbps,
+				            cr->log_mbps, cr->raw.mbps, cr->ratio_data,
+				            cr->ratio_log, &cr->lat);
+			else if (cr->skipped[0])
+				printf("%-9s skipped: %s\n", cases[i].name, cr->skipped);
+		}
+		if (rsync.ran)
+			summary_row("raw-fsync", rsync.rate, 0, 0, 0, 0, 0, &rsync.lat);
+		if (half.ran)
+			summary_row(half_name(), half.rec_per_s, half.data_mbps, half.log_mbps, 0,
+			            0, 0, &half.lat);
 	}
-	if (rsync.ran)
-		summary_row("raw-fsync", rsync.rate, 0, 0, 0, 0, 0, &rsync.lat);
-	if (half.ran)
-		summary_row(o.load == 0.5 ? "half-load" : "open-loop", half.rec_per_s,
-		            half.data_mbps, half.log_mbps, 0, 0, 0, &half.lat);
+	sweep_print("size sweep", size_pts, o.nsizes);
+	sweep_print("shard sweep", shard_pts, o.nshards);
+	if (!fixed_wanted() && rsync.ran) {
+		printf("\n");
+		raw_sync_print("raw (b) 4 KiB write+fdatasync:", &rsync);
+	}
 
 	double busy = half.other_cores;
 
 	for (unsigned i = 0; i < NCASES; i++)
 		busy = SL_MAX(busy, res[i].other_cores);
+	for (unsigned i = 0; i < o.nsizes; i++)
+		busy = SL_MAX(busy, size_pts[i].r.other_cores);
+	for (unsigned i = 0; i < o.nshards; i++)
+		busy = SL_MAX(busy, shard_pts[i].r.other_cores);
 	if (su.drift[0].valid && su.drift[1].valid) {
 		double a = su.drift[0].mbps, b = su.drift[1].mbps, dd = a > b ? a - b : b - a;
 
@@ -1589,6 +1749,135 @@ static void json_case(FILE *f, const struct case_def *d, const struct case_resul
 	fprintf(f, "}");
 }
 
+static void json_us(FILE *f, const char *name, uint64_t ns)
+{
+	fprintf(f, "\"%s\": %.3f", name, (double)ns / 1e3);
+}
+
+/* One entry of "runs", the schema every benchmark here shares: family is
+ * "cases", "sizes", "shards" or "open_loop". */
+static void json_run(FILE *f, const char *family, const struct case_def *d, const char *name,
+                     const struct case_result *cr)
+{
+	const struct sl_hist *h = &cr->lat;
+	bool open = cr->interval_ns > 0;
+
+	fprintf(f, "{\"label\": ");
+	sl_machine_json_str(f, name);
+	fprintf(f, ", \"case\": ");
+	sl_machine_json_str(f, name);
+	fprintf(f, ", \"family\": \"%s\", \"loop\": \"%s\", \"offered_rps\": ", family,
+	        open ? "open" : "closed");
+	if (open)
+		fprintf(f, "%.1f", cr->target_rec_s);
+	else
+		fprintf(f, "null");
+	fprintf(f,
+	        ", \"shards\": %u, \"record_bytes\": %u, \"batch_records\": %u, "
+	        "\"threads\": 1, \"ack\": \"durable\", \"window_s\": %.4f,\n      "
+	        "\"records_per_s\": %.1f, \"mb_per_s\": %.3f, \"log_mb_per_s\": %.3f, "
+	        "\"device_mb_per_s\": %.3f, \"acks\": %llu, ",
+	        d->shards, d->rec_bytes, d->batch, cr->window_s, cr->rec_per_s, cr->data_mbps,
+	        cr->log_mbps, cr->dev_mbps, (unsigned long long)h->count);
+	json_us(f, "p50_us", sl_hist_percentile(h, 50));
+	fprintf(f, ", ");
+	json_us(f, "p99_us", sl_hist_percentile(h, 99));
+	fprintf(f, ", ");
+	json_us(f, "p999_us", sl_hist_percentile(h, 99.9));
+	fprintf(f, ", ");
+	json_us(f, "max_us", h->count ? h->max : 0);
+	fprintf(f, ",\n      ");
+	if (cr->raw.valid)
+		fprintf(f,
+		        "\"limit_mb_per_s\": %.3f, \"limit_block_bytes\": %u, "
+		        "\"limit_queue_depth\": %u, \"limit_io_uring\": %s, \"ratio\": %.4f, "
+		        "\"ratio_log\": %.4f",
+		        cr->raw.mbps, cr->raw.bs, cr->raw.qd, cr->raw.uring ? "true" : "false",
+		        cr->ratio_data, cr->ratio_log);
+	else
+		fprintf(f, "\"limit_mb_per_s\": null, \"ratio\": null");
+	if (open) {
+		const struct raw_sync *rs = rsync_ref();
+
+		fprintf(f, ", \"max_behind_ms\": %.3f", cr->max_behind_ms);
+		if (rs->ran && rs->lat.count && h->count) {
+			uint64_t rp = sl_hist_percentile(&rs->lat, 99);
+
+			fprintf(f, ", ");
+			json_us(f, "limit_p99_us", rp);
+			fprintf(f, ", \"p99_ratio\": %.4f",
+			        (double)sl_hist_percentile(h, 99) / (double)rp);
+		}
+	}
+	fprintf(f, ", \"other_processes_cores\": %.3f,\n      \"config\": ", cr->other_cores);
+	config_json(f, &cr->cfg);
+	fprintf(f, "}");
+}
+
+/* The "runs" array: every measured run of the system under test. */
+static void json_runs(FILE *f)
+{
+	bool first = true;
+
+	fprintf(f, "  \"runs\": [");
+	for (unsigned i = 0; i < NCASES; i++) {
+		if (!res[i].ran)
+			continue;
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		json_run(f, "cases", &cases[i], cases[i].name, &res[i]);
+		first = false;
+	}
+	if (half.ran) {
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		json_run(f, "open_loop", &cases[CASE_1K_1], half_name(), &half);
+		first = false;
+	}
+	for (unsigned i = 0; i < o.nsizes; i++) {
+		if (!size_pts[i].r.ran)
+			continue;
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		json_run(f, "sizes", &size_pts[i].d, size_pts[i].name, &size_pts[i].r);
+		first = false;
+	}
+	for (unsigned i = 0; i < o.nshards; i++) {
+		if (!shard_pts[i].r.ran)
+			continue;
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		json_run(f, "shards", &shard_pts[i].d, shard_pts[i].name, &shard_pts[i].r);
+		first = false;
+	}
+	fprintf(f, "\n  ],\n");
+}
+
+/* A sweep's points in the detail format of "cases", skipped ones with why. */
+static void json_sweep(FILE *f, const char *key, const struct sweep_point *pts, unsigned n)
+{
+	bool first = true;
+
+	fprintf(f, "  \"%s\": [", key);
+	for (unsigned i = 0; i < n; i++) {
+		fprintf(f, "%s\n    ", first ? "" : ",");
+		first = false;
+		if (pts[i].r.ran) {
+			json_case(f, &pts[i].d, &pts[i].r);
+			continue;
+		}
+		fprintf(f, "{\"case\": \"%s\", \"record_bytes\": %u, \"shards\": %u, \"skipped\": ",
+		        pts[i].name, pts[i].d.rec_bytes, pts[i].d.shards);
+		sl_machine_json_str(f, pts[i].r.skipped[0] ? pts[i].r.skipped : "not run");
+		fprintf(f, "}");
+	}
+	fprintf(f, "%s],\n", first ? "" : "\n  ");
+}
+
+static void json_u32_list(FILE *f, const uint32_t *v, unsigned n)
+{
+	fprintf(f, "[");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "%s%u", i ? ", " : "", v[i]);
+	fprintf(f, "]");
+}
+
 static int json_write(const char *path, const struct target *t, unsigned nt)
 {
 	FILE *f = fopen(path, "we");
@@ -1596,7 +1885,7 @@ static int json_write(const char *path, const struct target *t, unsigned nt)
 
 	if (!f)
 		return -errno;
-	fprintf(f, "{\n  \"setup\": {\"cpu\": ");
+	fprintf(f, "{\n  \"benchmark\": \"perf_append\",\n  \"setup\": {\"cpu\": ");
 	sl_machine_json_str(f, su.cpu);
 	fprintf(f, ", \"cpus\": %ld, \"kernel\": ", su.cpus);
 	sl_machine_json_str(f, su.kernel);
@@ -1615,8 +1904,54 @@ static int json_write(const char *path, const struct target *t, unsigned nt)
 	fprintf(f, ", \"raw_reference_MBps\": [%.3f, %.3f]", su.drift[0].mbps, su.drift[1].mbps);
 	fprintf(f, ", \"backend\": ");
 	sl_machine_json_str(f, su.backend);
-	fprintf(f, ", \"seconds\": %.3f, \"warmup_seconds\": %.3f, \"quick\": %s},\n", measure_s(),
+	fprintf(f, ", \"seconds\": %.3f, \"warmup_seconds\": %.3f, \"quick\": %s", measure_s(),
 	        warm_s(), o.quick ? "true" : "false");
+	{
+		struct sl_store_config base;
+
+		sl_store_config_default(&base);
+		for (unsigned i = 0; i < o.nsets; i++)
+			apply_set(&base, o.sets[i]);
+		fprintf(f, ",\n    \"dir\": ");
+		sl_machine_json_str(f, o.dir);
+		fprintf(f, ", \"free_bytes\": %llu, \"uring_error\": ",
+		        (unsigned long long)su.free_bytes);
+		if (su.uring_err)
+			sl_machine_json_str(f, strerror(-su.uring_err));
+		else
+			fprintf(f, "null");
+#ifdef SL_HAVE_LIBURING
+		fprintf(f, ", \"liburing\": true");
+#else
+		fprintf(f, ", \"liburing\": false");
+#endif
+		fprintf(f,
+		        ", \"threads\": 1, \"ack\": \"durable\", \"durability\": \"fdatasync "
+		        "(SL_EV_DURABLE)\", \"steady\": %s, \"open_loop_load\": %.3f,\n    "
+		        "\"limit\": \"raw (a): io_uring O_DIRECT sequential writes into fallocated "
+		        "files at the run's average write size and queue depth, same file system, "
+		        "same run\", \"ratio\": \"record data MB/s / raw (a) MB/s\",\n    "
+		        "\"store_config\": ",
+		        o.steady ? "true" : "false", o.load);
+		config_json(f, &base);
+		fprintf(f, ",\n    \"store_config_per_case\": \"max_record_bytes 64 KiB; 64 "
+		           "or more shards: 8 MiB segments, 1 MiB rings; --quick: 8 MiB / 2 MiB "
+		           "(1 MiB / 256 KiB at 64+ shards); --set overrides; each run has its "
+		           "config\", \"store_overrides\": [");
+		for (unsigned i = 0; i < o.nsets; i++) {
+			fprintf(f, "%s", i ? ", " : "");
+			sl_machine_json_str(f, o.sets[i]);
+		}
+		fprintf(f, "],\n    \"sweep\": {\"sizes\": ");
+		json_u32_list(f, o.sizes, o.nsizes);
+		fprintf(f, ", \"shards\": ");
+		json_u32_list(f, o.shards, o.nshards);
+		fprintf(f,
+		        ", \"shards_record_bytes\": %u, \"batch_data_bytes\": %llu, "
+		        "\"max_batch_records\": %d}},\n",
+		        SHARDS_REC_BYTES, (unsigned long long)SWEEP_BATCH_BYTES, SWEEP_MAX_BATCH);
+	}
+	json_runs(f);
 	fprintf(f, "  \"cases\": [");
 	for (unsigned i = 0; i < NCASES; i++) {
 		if (!res[i].ran)
@@ -1626,6 +1961,8 @@ static int json_write(const char *path, const struct target *t, unsigned nt)
 		first = false;
 	}
 	fprintf(f, "\n  ],\n");
+	json_sweep(f, "size_sweep", size_pts, o.nsizes);
+	json_sweep(f, "shard_sweep", shard_pts, o.nshards);
 	if (rsync.ran) {
 		fprintf(f,
 		        "  \"raw_fsync\": {\"block_bytes\": %u, \"rate_per_s\": %.1f, "
@@ -1714,6 +2051,12 @@ static int csv_write(const char *path)
 		csv_sync(f, "overwrite", &rsync_over);
 	if (half.ran)
 		csv_case(f, "open_loop", &cases[CASE_1K_1], &half);
+	for (unsigned i = 0; i < o.nsizes; i++)
+		if (size_pts[i].r.ran)
+			csv_case(f, "sizes", &size_pts[i].d, &size_pts[i].r);
+	for (unsigned i = 0; i < o.nshards; i++)
+		if (shard_pts[i].r.ran)
+			csv_case(f, "shards", &shard_pts[i].d, &shard_pts[i].r);
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
@@ -1738,7 +2081,13 @@ static void usage(FILE *f)
 	        "  --csv FILE        write the results as CSV\n"
 	        "  --json FILE       write the results as JSON\n"
 	        "  --set NAME=VALUE  override a store setting in every case (k/m/g suffixes)\n"
-	        "cases:");
+	        "  --sizes [LIST]    sweep record size on 1 shard log: record bytes, k suffix\n"
+	        "                    (default 16,64,256,1k,4k,16k,64k; 1 B to 64 KiB)\n"
+	        "  --shards [LIST]   sweep shard logs on the one thread (shards per core) at\n"
+	        "                    1 KiB records (default 1,4,16,64,256; at most %u)\n"
+	        "                    a sweep runs instead of the cases unless --cases is given\n"
+	        "cases:",
+	        SWEEP_MAX_SHARDS);
 	for (unsigned i = 0; i < NCASES; i++)
 		fprintf(f, " %s", cases[i].name);
 	fprintf(f, " half\nstore settings (defaults before the per-case choices):\n");
@@ -1776,6 +2125,98 @@ static int parse_cases(const char *list)
 	return r;
 }
 
+static const uint32_t default_sizes[] = {16, 64, 256, 1024, 4096, 16384, 65536};
+static const uint32_t default_shards[] = {1, 4, 16, 64, 256};
+
+/* "16", "100b", "1k", "64K": a count, with k = 1024. */
+static int parse_count(const char *tok, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(tok, &end, 10);
+	if (errno || end == tok || v > UINT32_MAX)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K')
+		v <<= 10, end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/*
+ * A sweep's points from list (or the defaults for NULL, "" or "default"),
+ * each within [1, max], into out. Duplicates run twice, in the order given.
+ */
+static int parse_sweep(const char *opt, const char *list, const uint32_t *def, unsigned ndef,
+                       uint64_t max, uint32_t *out, unsigned *ret_n)
+{
+	char *copy, *save = NULL;
+	unsigned n = 0;
+	int r = 0;
+
+	if (!list || !list[0] || strcmp(list, "default") == 0) {
+		memcpy(out, def, ndef * sizeof(*def));
+		*ret_n = ndef;
+		return 0;
+	}
+	copy = strdup(list);
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (parse_count(tok, &v) < 0 || v < 1 || v > max || n == MAX_SWEEP) {
+			fprintf(stderr, "perf_append: bad --%s entry '%s' (1..%llu, at most %d)\n",
+			        opt, tok, (unsigned long long)max, MAX_SWEEP);
+			r = -EINVAL;
+			break;
+		}
+		out[n++] = (uint32_t)v;
+	}
+	free(copy);
+	if (r == 0 && n == 0) {
+		fprintf(stderr, "perf_append: --%s: empty list\n", opt);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		*ret_n = n;
+	return r;
+}
+
+/* The sweeps' cases: names, sizes and records per append (as the fixed
+ * cases choose them: about 16 KiB of data, 1 to 64 records). */
+static uint32_t sweep_batch(uint32_t rec_bytes)
+{
+	return (uint32_t)SL_MAX(
+	        1u, SL_MIN((uint32_t)SWEEP_MAX_BATCH, (uint32_t)(SWEEP_BATCH_BYTES / rec_bytes)));
+}
+
+static void sweeps_make(void)
+{
+	for (unsigned i = 0; i < o.nsizes; i++) {
+		struct sweep_point *p = &size_pts[i];
+		uint32_t b = o.sizes[i];
+
+		if (b >= KIB && b % KIB == 0)
+			snprintf(p->name, sizeof(p->name), "size-%uk", b / (uint32_t)KIB);
+		else
+			snprintf(p->name, sizeof(p->name), "size-%u", b);
+		p->d = (struct case_def){p->name, b, 1, sweep_batch(b)};
+	}
+	for (unsigned i = 0; i < o.nshards; i++) {
+		struct sweep_point *p = &shard_pts[i];
+
+		snprintf(p->name, sizeof(p->name), "shards-%u", o.shards[i]);
+		p->d = (struct case_def){p->name, SHARDS_REC_BYTES, o.shards[i],
+		                         sweep_batch(SHARDS_REC_BYTES)};
+	}
+}
+
 static int parse_opts(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -1789,9 +2230,11 @@ static int parse_opts(int argc, char **argv)
 	        {"load", required_argument, NULL, 'l'},
 	        {"help", no_argument, NULL, 'h'},
 	        {"steady", no_argument, NULL, 'y'},
+	        {"sizes", optional_argument, NULL, 'z'},
+	        {"shards", optional_argument, NULL, 'n'},
 	        {NULL, 0, NULL, 0},
 	};
-	const char *list = "all";
+	const char *list = NULL;
 	int ch;
 
 	o.dir = "/var/tmp/sluice-perf";
@@ -1843,6 +2286,22 @@ static int parse_opts(int argc, char **argv)
 			o.sets[o.nsets++] = optarg;
 			break;
 		}
+		case 'z':
+		case 'n': {
+			/* The list may follow as the next word: --sizes 16,1k. */
+			const char *arg = optarg;
+
+			if (!arg && optind < argc && argv[optind][0] != '-')
+				arg = argv[optind++];
+			if (ch == 'z' ? parse_sweep("sizes", arg, default_sizes,
+			                            SL_ARRAY_SIZE(default_sizes),
+			                            SWEEP_MAX_REC_BYTES, o.sizes, &o.nsizes) < 0
+			              : parse_sweep("shards", arg, default_shards,
+			                            SL_ARRAY_SIZE(default_shards), SWEEP_MAX_SHARDS,
+			                            o.shards, &o.nshards) < 0)
+				return -EINVAL;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -1855,10 +2314,32 @@ static int parse_opts(int argc, char **argv)
 		usage(stderr);
 		return -EINVAL;
 	}
-	if (parse_cases(list) < 0)
+	sweeps_make();
+	/* Without --cases, a sweep runs alone; with neither, every case. */
+	if (!list && !o.nsizes && !o.nshards)
+		list = "all";
+	if (list && parse_cases(list) < 0)
 		return -EINVAL;
 	if (o.want_half)
 		o.want[CASE_1K_1] = true; /* the open-loop rate comes from it */
+	return 0;
+}
+
+/* Runs the points of a sweep, each a closed-loop case with its raw limit. */
+static int run_sweep(struct sweep_point *pts, unsigned n)
+{
+	for (unsigned i = 0; i < n && !stop; i++) {
+		int r = run_case(&pts[i].d, &pts[i].r, 0);
+
+		if (r < 0) {
+			if (r != -EINTR)
+				fprintf(stderr, "perf_append: case %s: %s\n", pts[i].name,
+				        strerror(-r));
+			return r;
+		}
+		if (pts[i].r.ran)
+			case_print(&pts[i].r);
+	}
 	return 0;
 }
 
@@ -1964,6 +2445,24 @@ int main(int argc, char **argv)
 			       cases[CASE_1K_1].name);
 		}
 	}
+	if (o.nsizes && !stop) {
+		printf("\nsize sweep: 1 shard log, durable, one thread, closed loop; records per "
+		       "append:\n  %llu KiB of data in 1 to %d records; each point with raw (a) at "
+		       "its write size\n",
+		       (unsigned long long)(SWEEP_BATCH_BYTES / KIB), SWEEP_MAX_BATCH);
+		r = run_sweep(size_pts, o.nsizes);
+		if (r < 0)
+			goto out;
+	}
+	if (o.nshards && !stop) {
+		printf("\nshard sweep: %u B records, durable, one thread (shards per core = "
+		       "shards), closed loop;\n  each point with raw (a) at its write size and "
+		       "queue depth\n",
+		       SHARDS_REC_BYTES);
+		r = run_sweep(shard_pts, o.nshards);
+		if (r < 0)
+			goto out;
+	}
 	if (!stop && raw_bandwidth(run_dir, 512 * KIB, 4, o.quick ? 0.1 : 1, &su.drift[1]) == 0)
 		printf("\nraw (a) reference again at the end: %.1f MB/s\n", su.drift[1].mbps);
 	printf("\nI/O backend: %s", su.backend[0] ? su.backend : "?");
@@ -1972,7 +2471,8 @@ int main(int argc, char **argv)
 	printf("\n");
 	summary_print();
 	nt = targets_eval(t);
-	targets_print(t, nt);
+	if (fixed_wanted())
+		targets_print(t, nt);
 	ret = stop ? 1 : 0;
 	if (o.csv && (r = csv_write(o.csv)) < 0) {
 		fprintf(stderr, "perf_append: %s: %s\n", o.csv, strerror(-r));

@@ -751,6 +751,39 @@ static int csv_write(const char *path)
 	return fclose(f) == 0 ? 0 : -errno;
 }
 
+/*
+ * The "runs" array, the schema every benchmark here shares: one closed-loop
+ * run of the engine per case, with the rx-only rate as its limit. The
+ * engine's receive path gives no per-record latency, so those are null.
+ */
+static void json_runs(FILE *f)
+{
+	bool first = true;
+
+	fprintf(f, "  \"runs\": [");
+	for (unsigned i = 0; i < o.ncases; i++) {
+		const struct case_result *cr = &res[i];
+
+		if (!cr->ran)
+			continue;
+		fprintf(f,
+		        "%s\n    {\"label\": \"rx-%u\", \"loop\": \"closed\", \"offered_rps\": "
+		        "null, \"records_per_frame\": %u, \"record_bytes\": %d, "
+		        "\"frame_bytes\": %.1f, \"shards\": %d, \"lcores\": 1, \"ack\": "
+		        "\"none\", \"window_s\": %.4f,\n     \"records_per_s\": %.0f, "
+		        "\"packets_per_s\": %.0f, \"mb_per_s\": %.3f, \"p50_us\": null, "
+		        "\"p99_us\": null, \"p999_us\": null, \"max_us\": null, "
+		        "\"limit_packets_per_s\": %.0f, \"ratio\": %.4f, \"ratio_on_cpu\": "
+		        "%.4f, \"cycles_per_record\": %.2f, \"cpu_share\": %.3f}",
+		        first ? "" : ",", cr->recs, cr->recs, REC_DATA, cr->frame_bytes,
+		        STREAM_SHARDS, cr->eng.s, cr->eng_rps, cr->eng_pps,
+		        cr->eng_rps * REC_DATA / 1e6, cr->lim_pps, cr->ratio, cr->ratio_cpu,
+		        cr->eng_cpr, cr->eng.cpu_share);
+		first = false;
+	}
+	fprintf(f, "\n  ],\n");
+}
+
 static int json_write(const char *path)
 {
 	FILE *f = fopen(path, "we");
@@ -774,7 +807,10 @@ static int json_write(const char *path)
 	sl_machine_json_str(f, su.loadavg[0]);
 	fprintf(f, ", \"loadavg_end\": ");
 	sl_machine_json_str(f, su.loadavg[1]);
-	fprintf(f, "},\n  \"cases\": [");
+	fprintf(f, ", \"limit\": \"rx-only: rte_eth_rx_burst + rte_pktmbuf_free_bulk on the same "
+	           "PMD, same run\", \"ratio\": \"engine packets/s / rx-only packets/s\"},\n");
+	json_runs(f);
+	fprintf(f, "  \"cases\": [");
 	for (unsigned i = 0; i < o.ncases; i++) {
 		const struct case_result *cr = &res[i];
 
