@@ -14,11 +14,14 @@
  * the engine's MAC with an ARP request for its address (memif has no MAC
  * learning, and the engine answers from the destination MAC of what it got,
  * so a broadcast PUT would be answered from ff:ff:ff:ff:ff:ff), then RESOLVE
- * the stream name to its id and shard count.
+ * the stream name to its id and shard count. An engine with N lcores
+ * answers from N tx queues, and memif gives each of them a ring of its own:
+ * --rx-queues N makes as many here and polls them all.
  *
  * Load: PUT frames of N records (100 B data by default, 9-byte keys
- * k<8 hex digits> with their MD5 hash keys), as many as fit one 1500-byte
- * MTU unless --records says otherwise, one producer_id and increasing
+ * k<8 hex digits> with their MD5 hash keys), as many as fit one frame of
+ * the --mtu (1500 bytes; a frame is one UDP datagram, never IP fragments)
+ * unless --records says otherwise, one producer_id and increasing
  * batch_seq. Keys go round-robin over --keys keys (every frame spans several
  * shards, as the project's client sends them) or, with --spread frame, each
  * frame holds keys of one shard only (a producer that batches per shard).
@@ -47,7 +50,8 @@
  * a frame whose start (send or scheduled time) was inside it. After the
  * window nothing new is sent and the frames in flight drain (bounded); a
  * record still unanswered then enters the histogram at its age (a lower
- * bound) and is counted. A hard deadline (--deadline) ends everything.
+ * bound) and is counted. A hard deadline (--deadline) ends everything;
+ * SIGINT or SIGTERM too, at once (the run is reported as interrupted).
  *
  * Exit status: 0 when the run completed, 77 when EAL or the port cannot
  * start here or the engine never answered (the reason is printed), 1 on
@@ -81,8 +85,9 @@
 #include "wire.h"
 
 #define EXIT_SKIP     77
-#define MTU_PAYLOAD   1472 /* UDP payload of a 1500-byte IPv4 packet */
-#define KEY_LEN       9    /* "k" + 8 hex digits */
+#define IP4_UDP_HDR   28 /* IPv4 + UDP headers: the UDP payload is the MTU less these */
+#define MAX_RXQ       16
+#define KEY_LEN       9 /* "k" + 8 hex digits */
 #define RX_BURST      64
 #define RX_ROUNDS     16
 #define TX_BURST      32
@@ -119,6 +124,8 @@ struct opts {
 	const char *socket;
 	unsigned lcore;
 	unsigned rsize;   /* memif ring: log2 of its slots */
+	unsigned nrxq;    /* rx queues to poll: one per engine lcore (its tx queue) */
+	unsigned mtu;     /* IP MTU of our frames: the UDP payload is mtu - 28 */
 	unsigned idle_us; /* nap when idle (0: spin) */
 	const char *stream;
 	uint8_t ip[4], engine_ip[4];
@@ -189,6 +196,7 @@ static struct {
 	uint32_t shards;
 	unsigned nrec;
 	uint32_t frame_bytes; /* Ethernet frame of a PUT */
+	uint32_t payload_max; /* UDP payload the MTU allows */
 	struct key *keys;
 	uint32_t *by_shard; /* --spread frame: key indices grouped by shard */
 	uint32_t *shard_first, *shard_n;
@@ -257,7 +265,7 @@ static uint32_t put_build(uint8_t *buf, uint64_t seq, uint64_t floor)
 		uint64_t r = (seq - 1) * g.nrec + i;
 
 		/* Fits: checked once at start-up for the longest key. */
-		sl_wire_put_add(payload, MTU_PAYLOAD, &len, k->s, KEY_LEN, k->hash, false,
+		sl_wire_put_add(payload, g.payload_max, &len, k->s, KEY_LEN, k->hash, false,
 		                g.data + r % 64, o.size);
 	}
 	sl_wire_set_floor(payload, floor);
@@ -347,18 +355,28 @@ static int port_up(void)
 	if (rc < 0)
 		return rc;
 	snprintf(g.driver, sizeof(g.driver), "%s", info.driver_name);
-	g.pool = rte_pktmbuf_pool_create("loadgen", NB_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-	                                 (int)rte_socket_id());
+	/* A PUT is built whole in one mbuf, so the data room holds the
+	 * largest Ethernet frame of the MTU. */
+	g.pool = rte_pktmbuf_pool_create(
+	        "loadgen", NB_MBUFS, 256, 0,
+	        (uint16_t)(RTE_PKTMBUF_HEADROOM + SL_MAX(o.mtu + RTE_ETHER_HDR_LEN, 2048u)),
+	        (int)rte_socket_id());
 	if (!g.pool) {
 		fprintf(stderr, "loadgen: mbuf pool: %s\n", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	/* The port's own MTU stays at its default: it only checks what we
+	 * receive (ACKs, small), and memif reports 1518-byte frames at most
+	 * while carrying larger ones in chained slots. nrxq rx queues, one per
+	 * engine lcore: memif gives each of the server's tx queues a ring of
+	 * its own, and a client with fewer would leave the engine's extra tx
+	 * queues without one. */
 	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(g.port, 1, 1, &conf);
+	rc = rte_eth_dev_configure(g.port, (uint16_t)o.nrxq, 1, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(g.port, &nrxd, &ntxd);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(g.port, 0, nrxd, rte_eth_dev_socket_id(g.port), NULL,
+	for (uint16_t q = 0; rc == 0 && q < o.nrxq; q++)
+		rc = rte_eth_rx_queue_setup(g.port, q, nrxd, rte_eth_dev_socket_id(g.port), NULL,
 		                            g.pool);
 	if (rc == 0)
 		rc = rte_eth_tx_queue_setup(g.port, 0, ntxd, rte_eth_dev_socket_id(g.port), NULL);
@@ -484,7 +502,7 @@ static int engine_find(double timeout_s)
 		memcpy(g.to_engine.dst_mac, o.engine_mac, 6);
 	while (!stop && sl_mono_ns() < end) {
 		struct rte_mbuf *b[RX_BURST];
-		uint16_t n;
+		uint16_t n = 0;
 		int64_t now = sl_mono_ns();
 
 		if (now >= next) {
@@ -494,7 +512,9 @@ static int engine_find(double timeout_s)
 				arp_send();
 			next = now + 100000000ll;
 		}
-		n = rte_eth_rx_burst(g.port, 0, b, RX_BURST);
+		for (uint16_t q = 0;
+		     q < o.nrxq && (n = rte_eth_rx_burst(g.port, q, b, RX_BURST)) == 0; q++)
+			;
 		for (uint16_t i = 0; i < n; i++) {
 			const uint8_t *p = rte_pktmbuf_mtod(b[i], const uint8_t *);
 			uint32_t len = rte_pktmbuf_data_len(b[i]);
@@ -689,10 +709,10 @@ static void on_ack(const uint8_t *buf, uint32_t len, int64_t now)
 	}
 }
 
-static uint16_t rx_burst(int64_t now)
+static uint16_t rx_burst(uint16_t q, int64_t now)
 {
 	struct rte_mbuf *b[RX_BURST];
-	uint16_t n = rte_eth_rx_burst(g.port, 0, b, RX_BURST);
+	uint16_t n = rte_eth_rx_burst(g.port, q, b, RX_BURST);
 
 	for (uint16_t i = 0; i < n; i++) {
 		const uint8_t *p = rte_pktmbuf_mtod(b[i], const uint8_t *);
@@ -712,19 +732,21 @@ static uint16_t rx_burst(int64_t now)
 	return n;
 }
 
-/* Receives until the ring is empty (at most RX_ROUNDS bursts): the engine
- * releases the acks of a whole fdatasync at once, and what does not fit
- * our rx ring it drops after a few tries. */
+/* Receives until each ring is empty (at most RX_ROUNDS bursts per queue):
+ * the engine releases the acks of a whole fdatasync at once, and what does
+ * not fit our rx ring it drops after a few tries. */
 static unsigned rx_poll(int64_t now)
 {
 	unsigned got = 0;
 
-	for (unsigned r = 0; r < RX_ROUNDS; r++) {
-		uint16_t n = rx_burst(now);
+	for (uint16_t q = 0; q < o.nrxq; q++) {
+		for (unsigned r = 0; r < RX_ROUNDS; r++) {
+			uint16_t n = rx_burst(q, now);
 
-		got += n;
-		if (n < RX_BURST)
-			break;
+			got += n;
+			if (n < RX_BURST)
+				break;
+		}
 	}
 	return got;
 }
@@ -776,7 +798,9 @@ static void run(void)
 		int64_t now = sl_mono_ns();
 		bool sending = now < g.win_end && !stop;
 
-		if (now >= hard || (!sending && (g.inflight == 0 || now >= drain_end)))
+		/* SIGINT/SIGTERM end the run at once, without the drain: whoever
+		 * sent it may not wait (e2e.sh's cleanup, timeout -k). */
+		if (now >= hard || stop || (!sending && (g.inflight == 0 || now >= drain_end)))
 			break;
 		work = rx_poll(now);
 		sent = ct.frames_sent + ct.resends_throttled + ct.resends_timeout;
@@ -865,10 +889,10 @@ static void setup_print(void)
 	       o.engine_ip[0], o.engine_ip[1], o.engine_ip[2], o.engine_ip[3], o.udp_port,
 	       o.has_engine_mac ? "given" : "by ARP", o.stream, g.stream_id, g.shards);
 	printf("  frames:    %u records of %u B data, %d-byte keys over %u keys (%s), %u-byte "
-	       "Ethernet frames, UDP checksum %s\n",
+	       "Ethernet frames (MTU %u), UDP checksum %s; %u rx queue(s)\n",
 	       g.nrec, o.size, KEY_LEN, o.keys,
 	       o.spread_frame ? "one shard per frame" : "round-robin: frames span shards",
-	       g.frame_bytes, o.udp_csum ? "filled" : "zero");
+	       g.frame_bytes, o.mtu, o.udp_csum ? "filled" : "zero", o.nrxq);
 	if (o.rate > 0)
 		printf("  load:      open loop, %.0f records/s offered (%.0f frames/s), latency "
 		       "from "
@@ -960,11 +984,12 @@ static int json_write(const char *path)
 	fprintf(f,
 	        ", \"shards\": %u, \"records_per_frame\": %u, \"record_bytes\": %u, "
 	        "\"key_bytes\": %d, \"keys\": %u, \"spread\": \"%s\", \"frame_bytes\": %u, "
-	        "\"udp_csum\": %s, \"ack\": \"%s\", \"mode\": \"%s\", \"window_frames\": %u, "
+	        "\"mtu\": %u, \"rx_queues\": %u, \"udp_csum\": %s, \"ack\": \"%s\", \"mode\": "
+	        "\"%s\", \"window_frames\": %u, "
 	        "\"offered_records_per_s\": %.0f, \"warmup_s\": %.3f, \"seconds\": %.3f, "
 	        "\"timeout_ms\": %u, \"attempts\": %u, \"loadavg_start\": ",
 	        g.shards, g.nrec, o.size, KEY_LEN, o.keys, o.spread_frame ? "frame" : "record",
-	        g.frame_bytes, o.udp_csum ? "true" : "false", ack_name(o.ack),
+	        g.frame_bytes, o.mtu, o.nrxq, o.udp_csum ? "true" : "false", ack_name(o.ack),
 	        o.rate > 0 ? "open" : "closed", o.window, o.rate, o.warmup, o.seconds, o.timeout_ms,
 	        o.attempts);
 	sl_machine_json_str(f, g.loadavg[0]);
@@ -1009,6 +1034,9 @@ static void usage(FILE *f)
 	        "  --lcore N           the lcore (CPU) to run on (1)\n"
 	        "  --memif-rsize N     memif rings of 2^N slots, both ways (the client sets it; "
 	        "10)\n"
+	        "  --rx-queues N       rx queues to poll, one per engine lcore (memif: one ring "
+	        "per\n"
+	        "                      engine tx queue; 1)\n"
 	        "  --idle-sleep-us N   sleep N us after %d polls with nothing to do (0: spin;\n"
 	        "                      default), leaving the core to the kernel meanwhile\n"
 	        "  --stream NAME       stream to write (bench)\n"
@@ -1016,7 +1044,11 @@ static void usage(FILE *f)
 	        "  --engine-mac MAC    skip ARP and send to this MAC\n"
 	        "  --ip ADDR           our IPv4 address (198.18.0.1)\n"
 	        "  --udp-port N        the engine's port (%d)\n"
-	        "  --records N         records per frame (0: as many as fit a 1500-byte MTU)\n"
+	        "  --mtu N             IP MTU of our frames: UDP payload N - 28 bytes, one "
+	        "datagram\n"
+	        "                      per frame, no fragments (1500; jumbo: 9000, if the engine\n"
+	        "                      runs with --set mtu=N too)\n"
+	        "  --records N         records per frame (0: as many as fit the MTU)\n"
 	        "  --size B            record data bytes (100)\n"
 	        "  --keys N            distinct partition keys (65536)\n"
 	        "  --spread MODE       record: keys round-robin, frames span shards (default);\n"
@@ -1081,6 +1113,8 @@ static int parse_opts(int argc, char **argv)
 	        {"socket", required_argument, NULL, 'S'},
 	        {"lcore", required_argument, NULL, 'l'},
 	        {"memif-rsize", required_argument, NULL, 'Z'},
+	        {"rx-queues", required_argument, NULL, 'Q'},
+	        {"mtu", required_argument, NULL, 'm'},
 	        {"idle-sleep-us", required_argument, NULL, 'i'},
 	        {"stream", required_argument, NULL, 'n'},
 	        {"engine-ip", required_argument, NULL, 'E'},
@@ -1114,6 +1148,8 @@ static int parse_opts(int argc, char **argv)
 	o.socket = "/var/tmp/sluice-memif.sock";
 	o.lcore = 1;
 	o.rsize = 10;
+	o.nrxq = 1;
+	o.mtu = 1500;
 	o.idle_us = 0;
 	o.stream = "bench";
 	parse_ip("198.18.0.1", o.ip);
@@ -1144,6 +1180,14 @@ static int parse_opts(int argc, char **argv)
 			rc = num(optarg, 1, 14, &v);
 			o.rsize = (unsigned)v;
 			break;
+		case 'Q':
+			rc = num(optarg, 1, MAX_RXQ, &v);
+			o.nrxq = (unsigned)v;
+			break;
+		case 'm':
+			rc = num(optarg, 576, 9600, &v);
+			o.mtu = (unsigned)v;
+			break;
 		case 'i':
 			rc = num(optarg, 0, 100000, &v);
 			o.idle_us = (unsigned)v;
@@ -1172,7 +1216,7 @@ static int parse_opts(int argc, char **argv)
 			o.records = (unsigned)v;
 			break;
 		case 'z':
-			rc = num(optarg, 0, MTU_PAYLOAD, &v);
+			rc = num(optarg, 0, 65535, &v); /* frame_shape checks the fit */
 			o.size = (unsigned)v;
 			break;
 		case 'k':
@@ -1269,15 +1313,19 @@ static int parse_opts(int argc, char **argv)
 static int frame_shape(void)
 {
 	uint32_t per = sl_wire_rec_bytes(KEY_LEN, o.size);
-	unsigned fit = (MTU_PAYLOAD - SL_WIRE_HDR_BYTES) / per;
+	unsigned fit;
+
+	g.payload_max = o.mtu - IP4_UDP_HDR;
+	fit = (g.payload_max - SL_WIRE_HDR_BYTES) / per;
 
 	if (fit > SL_WIRE_MAX_RECORDS)
 		fit = SL_WIRE_MAX_RECORDS;
 	if (fit == 0 || (o.records && o.records > fit)) {
 		fprintf(stderr,
-		        "loadgen: %u records of %u B with %d-byte keys do not fit one %d-byte UDP "
-		        "payload (at most %u)\n",
-		        o.records ? o.records : 1, o.size, KEY_LEN, MTU_PAYLOAD, fit);
+		        "loadgen: %u records of %u B with %d-byte keys do not fit one %u-byte UDP "
+		        "payload of a %u-byte MTU (at most %u; a frame is one datagram, never IP "
+		        "fragments)\n",
+		        o.records ? o.records : 1, o.size, KEY_LEN, g.payload_max, o.mtu, fit);
 		return -EMSGSIZE;
 	}
 	g.nrec = o.records ? o.records : fit;
