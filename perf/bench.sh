@@ -20,16 +20,17 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 # name | what it measures (the progress line) | the command (run with eval;
 # $B is the build dir, $D the data dir, $J the step's JSON, $Q --quick or "",
-# $S --seconds S or "")
+# $S --seconds S or "", $EW the closed-loop windows e2e.sh tries or "" in
+# --quick)
 steps_table() {
 	cat <<'EOF'
 storage|storage: durable appends vs raw io_uring writes and write+fdatasync (perf_append)|"$B/perf/perf_append" --dir "$D/sluice-perf" --json "$J" $Q $S
 storage-sizes|storage: records/s and p99 as record size grows, 16 B..64 KiB, vs raw writes|"$B/perf/perf_append" --dir "$D/sluice-perf" --sizes 16,64,256,1k,4k,16k,64k --json "$J" $Q $S
 storage-shards|storage: records/s and p99 as shards per core grow, 1..256, vs raw writes|"$B/perf/perf_append" --dir "$D/sluice-perf" --shards 1,4,16,64,256 --json "$J" $Q $S
 rx|dataplane rx: engine rx path on one core vs the PMD's rx-only rate (perf_rx, net_pcap)|"$B/perf/perf_rx" --dir "$D" --json "$J" $Q $S
-e2e|end to end: durable acks over net_memif, closed loop max and open loop at 10/50/90 %|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps closed,open,received --json "$J" $Q $S
+e2e|end to end: durable acks over net_memif, closed loop max and open loop at 10/50/90 %|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps closed,open,received ${EW:+--windows "$EW"} --json "$J" $Q $S
 e2e-shards|end to end: records/s and p99 as shards per core grow, 1..256|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps shards --json "$J" $Q $S
-e2e-sizes|end to end: records/s and p99 as record size grows (UDP frames)|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps sizes --json "$J" $Q $S
+e2e-sizes|end to end: records/s and p99 as record size grows (UDP frames)|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps sizes --window 512 --json "$J" $Q $S
 e2e-lcores|end to end: records/s per lcore as lcores grow (where the machine has the cores)|"$top/perf/e2e.sh" --build "$B" --dir "$D" --steps lcores --json "$J" $Q $S
 peers|peers: Redis Streams XADD (appendfsync always, everysec) and NATS JetStream, closed and open loop|"$top/perf/peers.sh" --build "$B" --dir "$D" --json "$J" $Q $S
 http|Kinesis API: PutRecords vs kinesalite with the same client, closed loop max and open loop|"$top/perf/http_bench.sh" --build "$B" --dir "$D" --steps closed,open --json "$J" $Q $S
@@ -142,6 +143,10 @@ Q=
 [ $quick = 1 ] && Q=--quick
 S=
 [ -n "$seconds" ] && S="--seconds $seconds"
+# The engine's closed-loop max needs many frames in flight (durable acks wait
+# for fdatasync); --quick keeps e2e.sh's one short window.
+EW="64 256 1024"
+[ $quick = 1 ] && EW=
 n=${#chosen[@]}
 i=0
 failed=0
