@@ -196,7 +196,7 @@ if [ $plots = 1 ] && [ -f "$out/results.json" ]; then
 	if python3 "$top/perf/plot.py" "$out"; then
 		echo "bench: plots in $out/plots"
 		if [ -n "$plots_to" ]; then
-			mkdir -p "$plots_to" && cp "$out"/plots/*.svg "$plots_to"/ &&
+			mkdir -p "$plots_to" && cp "$out"/plots/*.svg "$out"/results.json "$out"/summary.txt "$plots_to"/ &&
 				cp "$out/setup.json" "$plots_to/setup.json" && echo "bench: plots copied to $plots_to"
 		fi
 	else

@@ -95,7 +95,7 @@ def main():
                        "900,760")
         gp += ["set multiplot layout 2,1",
                "set logscale x 2", "set logscale y 10",
-               SIZE_TICS, "set xlabel 'record size'",
+               SIZE_TICS, "set xrange [12:90000]", "set xlabel 'record size'",
                "set ylabel 'MB/s (record data)'"]
         plots = []
         for i, (fn, label) in enumerate(sizes):
@@ -103,7 +103,7 @@ def main():
                          % (dat(fn), COLORS[i % len(COLORS)], q(label)))
             if fn.startswith("size-storage"):
                 plots.append("%s using 1:5 with lines dt 2 lw 2 lc rgb '#555555' "
-                             "title 'raw io\\_uring writes (limit)'" % dat(fn))
+                             "title 'raw io_uring writes (limit)'" % dat(fn))
         gp.append("plot " + ", \\\n     ".join(plots))
         gp += ["set title ''", "set ylabel 'records/s'", "set format y '%.0s%c'"]
         plots = ["%s using 1:2 with linespoints lw 2 pt 7 lc rgb '%s' title %s"
@@ -137,7 +137,7 @@ def main():
         gp += preamble(out, "scaling-shards.svg", "Shards per core (one core, closed loop)",
                        setup, "900,700")
         gp += ["set multiplot layout 2,1", "set logscale x 2", "set xlabel 'shards per core'",
-               "set ylabel 'records/s'", "set format y '%.0s%c'", "set yrange [0:*]"]
+               "set ylabel 'records/s'", "set format y '%.1s%c'", "set yrange [0:*]"]
         gp.append("plot " + ", \\\n     ".join(
             "%s using 1:2 with linespoints lw 2 pt 7 lc rgb '%s' title %s"
             % (dat(fn), COLORS[i % len(COLORS)], q(label)) for i, (fn, label) in enumerate(sh)))
@@ -158,10 +158,12 @@ def main():
         if not series.get(key):
             continue
         fn, n = series[key][0]
+        with open(os.path.join(out, fn)) as f:
+            top = max(float(line.rsplit(None, 1)[1]) for line in f if not line.startswith("#"))
         gp += preamble(out, name, title, setup, "900,%d" % max(260, 130 + 24 * n))
         gp += ["unset key", "set style fill solid 0.8 border -1",
                "set yrange [-0.6:%f]" % (n - 0.4), "set ytics nomirror font ',10'",
-               "set xlabel %s" % q(xlabel), "set xrange [0:*]", "set offsets 0, graph 0.08, 0, 0",
+               "set xlabel %s" % q(xlabel), "set xrange [0:%g]" % (max(1.0, top) * 1.12), "set offsets 0, graph 0.08, 0, 0",
                "set arrow from 1, graph 0 to 1, graph 1 nohead dt 2 lw 2 lc rgb '#555555'",
                "plot %s using ($2*0.5):0:($2*0.5):(0.35):yticlabels(1) with boxxyerror "
                "lc rgb '%s', '' using 2:0:(sprintf('%%.2f', $2)) with labels left offset 0.5,0 "
