@@ -154,6 +154,32 @@ def fmt_us(v):
     return "-" if v is None else ("%.2f ms" % (v / 1e3) if v >= 1000 else "%.0f us" % v)
 
 
+def memory_of(r):
+    """sluiced's RSS and mbuf pool use in a run, from the stats file (e2e.sh)
+    or /metrics (http_bench.sh), as text; None when the run has neither."""
+    m = r.get("memory") if isinstance(r.get("memory"), dict) else {}
+    met = r.get("metrics") if isinstance(r.get("metrics"), dict) else {}
+    rss = num(m.get("mem_rss_bytes")) or num(m.get("vm_rss_bytes")) or \
+        num(met.get("sluice_process_resident_memory_bytes"))
+    peak = num(m.get("mem_rss_peak_bytes")) or \
+        num(met.get("sluice_process_resident_memory_peak_bytes"))
+    used = num(m.get("mempool_in_use"))
+    size = num(m.get("mempool_size"))
+    for k, v in met.items():
+        if k.startswith("sluice_mempool_objects") and 'state="in_use"' in k:
+            used = (used or 0) + num(v)
+        elif k.startswith("sluice_mempool_size"):
+            size = (size or 0) + num(v)
+    if rss is None:
+        return None
+    text = "RSS %.0f MiB" % (rss / 2**20)
+    if peak:
+        text += " (peak %.0f MiB)" % (peak / 2**20)
+    if used is not None and size:
+        text += ", mbufs %d of %d in use" % (used, size)
+    return text
+
+
 def summary(steps, runs):
     lines = []
     for step, st in steps.items():
@@ -195,6 +221,13 @@ def summary(steps, runs):
         if skipped:
             text.append("%d skipped (%s)" % (len(skipped), skipped[0]["skipped"]))
         lines.append("%-15s %s" % (head, "; ".join(text) if text else "no runs"))
+    # sluiced's own memory at steady state, in its best durable run.
+    for step in ("e2e", "http"):
+        closed = [r for r in runs if r["step"] == step and r.get("loop", "closed") == "closed"]
+        b = best(closed, system="sluice UDP" if step == "e2e" else "sluice HTTP")
+        m = memory_of(b) if b else None
+        if m:
+            lines.append("%-15s sluiced in %s: %s" % ("memory:", b.get("label"), m))
     # sluice against its peers, durable where the peer is.
     e2e = best([r for r in runs if r["step"] == "e2e" and r.get("loop", "closed") == "closed"],
                system="sluice UDP")
